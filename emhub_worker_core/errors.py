@@ -1,0 +1,92 @@
+"""The one exception tree of emworker.
+
+::
+
+    EmworkerError
+    ├── ConfigError                 bad or unreadable configuration (file and key named)
+    ├── PluginError                 a plugin failed to load or register
+    ├── TaskError                   a task cannot be run (malformed, unrouted)
+    ├── CommandError                an external command failed (argv, exit code, stderr)
+    │   ├── CommandNotFound
+    │   └── CommandTimeout
+    ├── ServiceUnavailable          a handler asked for an EMhub service this source lacks
+    └── EMhubError                  anything that went wrong talking to EMhub
+        ├── TransportError          network / HTTP level; worth retrying
+        ├── ServerError             EMhub answered ``{"error": ...}``
+        │   ├── AuthenticationError wrong credentials, unregistered worker name (fatal)
+        │   └── EventRejected       ``update_task`` refused an event
+        └── ProtocolError           a reply that is not what the protocol says
+
+The CLI maps these to exit codes in :mod:`emhub_worker_core.exitcodes`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+class EmworkerError(Exception):
+    """Base of every error emworker raises on purpose."""
+
+
+class ConfigError(EmworkerError):
+    """Configuration that cannot be used; the message names the file and key."""
+
+
+class PluginError(EmworkerError):
+    """A plugin could not be imported, registered or validated."""
+
+
+class TaskError(EmworkerError):
+    """A task that cannot be run as given (malformed, or no handler for it)."""
+
+
+class CommandError(EmworkerError):
+    """An external command failed: it names the command and carries its stderr."""
+
+    def __init__(self, argv: Sequence[str], message: str, returncode: int | None = None,
+                 stderr: str = "") -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__(message)
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.argv)
+
+
+class CommandNotFound(CommandError):
+    """The program is not installed or not on ``PATH``."""
+
+
+class CommandTimeout(CommandError):
+    """The program did not finish within its timeout and was killed."""
+
+
+class ServiceUnavailable(EmworkerError):
+    """The task source offers no such EMhub service (e.g. sessions on a local run)."""
+
+
+class EMhubError(EmworkerError):
+    """Talking to EMhub went wrong."""
+
+
+class TransportError(EMhubError):
+    """Network or HTTP-level failure (connection refused, timeout, 5xx, 401); retryable."""
+
+
+class ServerError(EMhubError):
+    """EMhub answered with ``{"error": ...}`` (always HTTP 200 on EMhub 1.0.2)."""
+
+
+class AuthenticationError(ServerError):
+    """Wrong user or password, or a worker name EMhub does not know. Retrying cannot help."""
+
+
+class EventRejected(ServerError):
+    """EMhub refused an ``update_task`` event."""
+
+
+class ProtocolError(EMhubError):
+    """A reply EMhub's protocol does not allow (not JSON, missing result key)."""

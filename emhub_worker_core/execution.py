@@ -1,0 +1,72 @@
+"""Run one handler to its end: the loop every task goes through, in its own thread."""
+
+from __future__ import annotations
+
+import enum
+import traceback
+
+from .errors import TransportError
+from .handler import TaskHandler
+
+
+class Outcome(enum.Enum):
+    """How a task's run ended."""
+
+    DONE = "done"            #: the handler sent ``done``
+    FAILED = "failed"        #: an exception ended it; an error event with ``done`` was sent
+    STOPPED = "stopped"      #: a stop was requested (shutdown, or the handler stopped itself)
+    EXHAUSTED = "exhausted"  #: ``max_iterations`` steps ran (local runs)
+
+
+def send_failure(handler: TaskHandler, exc: BaseException) -> None:
+    """Report an exception that ends the task: ``error``, ``stack`` and ``done``."""
+    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    handler.logger.error("task failed: %s: %s", type(exc).__name__, exc)
+    try:
+        handler.update({"error": f"{type(exc).__name__}: {exc}", "stack": stack, "done": 1})
+    except Exception as send_exc:  # the failure is logged either way; never raise from here
+        handler.logger.error("could not report the failure: %s", send_exc)
+
+
+def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
+             wait: bool = True) -> Outcome:
+    """Run ``handler`` until done, stopped, failed or ``max_iterations`` steps.
+
+    A :class:`~emhub_worker_core.errors.TransportError` escaping a step (EMhub out of
+    reach even after the client's retries) does not end the task: it is logged and the
+    step is tried again after the interval. Any other exception ends the task with an
+    error event. ``wait=False`` skips the waits between steps (tests).
+    """
+    try:
+        try:
+            while True:  # EMhub out of reach during setup: wait, do not fail the task
+                try:
+                    handler.setup()
+                    break
+                except TransportError as exc:
+                    handler.logger.warning("EMhub unreachable during setup, will retry: %s", exc)
+                    if handler.wait(handler.interval if wait else 0):
+                        return Outcome.STOPPED
+            while not handler.finished and not handler.stopping:
+                if max_iterations is not None and handler.count >= max_iterations:
+                    return Outcome.EXHAUSTED
+                handler.count += 1
+                try:
+                    handler.process()
+                except TransportError as exc:
+                    handler.logger.warning("EMhub unreachable, will retry: %s", exc)
+                if handler.finished:
+                    break
+                if max_iterations is not None and handler.count >= max_iterations:
+                    return Outcome.EXHAUSTED
+                if wait and handler.wait(handler.interval):
+                    break
+            return Outcome.DONE if handler.finished else Outcome.STOPPED
+        except Exception as exc:
+            send_failure(handler, exc)
+            return Outcome.FAILED
+    finally:
+        try:
+            handler.teardown()
+        except Exception as exc:
+            handler.logger.error("teardown failed: %s", exc)

@@ -1,0 +1,151 @@
+"""The handler model plugin authors subclass: :class:`TaskHandler` and its :class:`TaskContext`.
+
+One thread runs one task. The host builds the handler (``factory(context)``) inside that
+thread, then calls :meth:`TaskHandler.setup` once and :meth:`TaskHandler.process` again
+and again, waiting :attr:`TaskHandler.interval` seconds between calls, until the handler
+calls :meth:`TaskHandler.done`, a stop is requested, or ``process`` raises (which becomes
+an ``error``/``stack``/``done`` event; see :mod:`emhub_worker_core.execution`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .events import EncodedEvent, encode_event
+from .runner import CommandRunner, Runner
+from .services import EMhubServices, NoServices
+from .task import Task
+
+EventSender = Callable[[EncodedEvent], None]
+
+
+class TaskLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the task id, name and plugin, and adds them as record fields."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        kwargs.setdefault("extra", {}).update(extra)
+        return f"[{extra.get('task_id')} {extra.get('task_name')} {extra.get('plugin')}] {msg}", \
+            kwargs
+
+
+@dataclass
+class TaskContext:
+    """Everything a handler gets from the host. Plugins read it; the host fills it in."""
+
+    task: Task
+    send: EventSender
+    plugin: str = "unknown"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    services: EMhubServices = field(default_factory=NoServices)
+    runner: Runner = field(default_factory=CommandRunner)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], float] = time.time
+
+
+HandlerFactory = Callable[[TaskContext], "TaskHandler"]
+
+
+class TaskHandler:
+    """Base class of every task handler.
+
+    Subclasses implement :meth:`process` (one step of work) and may override
+    :meth:`setup` (once, in the task's thread, before the first step) and
+    :meth:`teardown` (always, last). They report with :meth:`update`, finish with
+    :meth:`done`, and wait with :meth:`wait` so that a stop is noticed at once.
+    """
+
+    #: Seconds between two :meth:`process` calls; a handler may change it at any time.
+    interval: float = 10.0
+
+    def __init__(self, context: TaskContext) -> None:
+        self.context = context
+        self.task: Task = context.task
+        #: Number of :meth:`process` calls so far (1 inside the first call).
+        self.count = 0
+        self._finished = False
+        self.logger = TaskLogger(logging.getLogger(f"emworker.plugin.{context.plugin}"),
+                                 {"task_id": self.task.id, "task_name": self.task.name,
+                                  "plugin": context.plugin})
+
+    # -- what the task is ---------------------------------------------------------------
+    @property
+    def task_id(self) -> str:
+        return self.task.id
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def args(self) -> Mapping[str, Any]:
+        return self.task.args
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """This plugin's section of the worker configuration (``[plugins.<name>]``)."""
+        return self.context.config
+
+    @property
+    def emhub(self) -> EMhubServices:
+        """EMhub calls the handler may make (config, sessions); see :mod:`.services`."""
+        return self.context.services
+
+    @property
+    def runner(self) -> Runner:
+        """Runs external commands from argv lists (injectable; no shell)."""
+        return self.context.runner
+
+    # -- life cycle -----------------------------------------------------------------------
+    def setup(self) -> None:
+        """Called once in the task's thread before the first :meth:`process`."""
+
+    def process(self) -> None:
+        """One step of work. Called repeatedly until :meth:`done` or a stop."""
+        raise NotImplementedError
+
+    def teardown(self) -> None:
+        """Called once at the end, however the task ended."""
+
+    # -- reporting ------------------------------------------------------------------------
+    def update(self, event: Mapping[str, Any]) -> EncodedEvent:
+        """Send one event for this task (made acceptable to EMhub first); return what was sent."""
+        encoded = encode_event(event)
+        self.context.send(encoded)
+        return encoded
+
+    def report_error(self, exc: BaseException, **fields: Any) -> EncodedEvent:
+        """Send a recoverable error (``error`` and ``stack``) and keep the task running."""
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.logger.error("%s", exc)
+        return self.update({**fields, "error": str(exc), "stack": stack})
+
+    def done(self, **fields: Any) -> EncodedEvent:
+        """Send the final event (``fields`` plus ``done: 1``) and end the task."""
+        sent = self.update({**fields, "done": 1})
+        self._finished = True
+        return sent
+
+    # -- stopping -------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the handler to stop at its next safe point (the loop or a :meth:`wait`)."""
+        self.context.stop_event.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested (by the host or by :meth:`stop`)."""
+        return self.context.stop_event.is_set()
+
+    @property
+    def finished(self) -> bool:
+        """True once :meth:`done` was sent."""
+        return self._finished
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking at once on a stop; return True if stopping."""
+        return self.context.stop_event.wait(max(0.0, seconds))

@@ -1,0 +1,87 @@
+"""The plugin contract: the hooks an emworker plugin may implement.
+
+A plugin is any module (or object) named by an entry point in the ``emworker`` group::
+
+    [project.entry-points.emworker]
+    my-plugin = "my_package.plugin"
+
+that implements hooks marked with :data:`hookimpl`::
+
+    from emhub_worker_core import hookimpl
+
+    @hookimpl
+    def emworker_register_tasks(register):
+        register("my-task", MyHandler)
+
+Every hook is documented in ``docs/hooks.rst``; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+import pluggy
+
+from .handler import HandlerFactory
+
+#: Name of the pluggy project and of the setuptools entry-point group.
+PROJECT_NAME = "emworker"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: Mark a plugin's hook implementations with this decorator.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class RegisterTask(Protocol):
+    """The ``register`` callable handed to :func:`emworker_register_tasks`."""
+
+    def __call__(self, task_name: str, handler_factory: HandlerFactory, *,
+                 action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
+        """Claim ``task_name`` (and each alias) for ``handler_factory``.
+
+        :param task_name: the task ``name`` EMhub sends (e.g. ``"frames-monitor"``).
+        :param handler_factory: called with a
+            :class:`~emhub_worker_core.handler.TaskContext` in the task's own thread; it
+            returns a :class:`~emhub_worker_core.handler.TaskHandler` (usually the
+            handler class itself).
+        :param action: claim only tasks whose ``args["action"]`` equals this value
+            (e.g. ``"transfer"`` of EMhub's ``session`` tasks), leaving other actions
+            of the same name to other plugins. ``None`` claims every action.
+        :param aliases: more task names routed to the same handler with the same
+            ``action`` (e.g. ``["frames"]``, the name stock EMhub uses).
+        """
+
+
+@hookspec
+def emworker_register_tasks(register: RegisterTask) -> None:
+    """Declare the task names this plugin handles.
+
+    Fires once per plugin when the host builds its routing table: at start-up of
+    ``emworker run`` and ``emworker check``, and for ``emworker plugins list``. It must
+    be quick and must not touch the network or the disk: do that work in the handler's
+    :meth:`~emhub_worker_core.handler.TaskHandler.setup`.
+
+    :param register: call it once per task name (see :class:`RegisterTask`). Two
+        plugins registering the same name (and action) are a conflict: the name is not
+        routed until the admin pins one plugin in the configuration.
+    :return: nothing; the return value is ignored.
+    """
+
+
+@hookspec
+def emworker_worker_specs() -> Optional[dict[str, Any]]:
+    """Add facts to the ``specs`` the worker sends to EMhub in ``connect_worker``.
+
+    Fires once per start-up of ``emworker run`` against EMhub, after the plugins are
+    loaded and before the worker connects. Use it for what the plugin knows about the
+    machine (e.g. a scheduler's version). Keep it quick; exceptions are logged and the
+    plugin's contribution is skipped.
+
+    :return: a JSON-serialisable dict merged under ``specs["plugins"][<plugin name>]``,
+        or ``None`` to add nothing.
+    """
+
+
+__all__ = ["PROJECT_NAME", "RegisterTask", "hookimpl", "hookspec", "emworker_register_tasks",
+           "emworker_worker_specs"]
+

@@ -1,0 +1,191 @@
+"""Find, load and report on plugins: one pluggy manager, each plugin in its own ``try``.
+
+A plugin that fails to import, has a misspelled hook (``check_pending``) or raises while
+registering is set aside with its error; every other plugin keeps working.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+
+import pluggy
+
+from . import hookspecs
+from .handler import HandlerFactory
+from .routing import Claim, Router, route_key
+
+log = logging.getLogger("emworker.plugins")
+
+STATUS_OK, STATUS_FAILED, STATUS_DISABLED, STATUS_CONFLICT = "ok", "failed", "disabled", \
+    "conflict"
+
+
+@dataclass
+class PluginInfo:
+    """What ``emworker plugins list`` shows for one plugin."""
+
+    name: str
+    distribution: Optional[str] = None
+    version: Optional[str] = None
+    tasks: list[str] = field(default_factory=list)
+    status: str = STATUS_OK
+    error: Optional[str] = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "distribution": self.distribution, "version": self.version,
+                "tasks": list(self.tasks), "status": self.status, "error": self.error}
+
+
+@dataclass(frozen=True)
+class EntryPointRef:
+    """An entry point with the distribution that declares it (works on Python 3.9 too)."""
+
+    name: str
+    entry_point: Any  # importlib.metadata.EntryPoint, or anything with .load()
+    distribution: Optional[str]
+    version: Optional[str]
+
+
+def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPointRef]:
+    """Every entry point of ``group`` in the environment, each distribution once."""
+    seen: set[tuple[str, str]] = set()
+    for dist in metadata.distributions():
+        dist_name = dist.metadata["Name"] or "?"
+        for ep in dist.entry_points:
+            if ep.group != group or (dist_name.lower(), ep.name) in seen:
+                continue
+            seen.add((dist_name.lower(), ep.name))
+            yield EntryPointRef(ep.name, ep, dist_name, dist.version)
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+class PluginSet:
+    """The plugins of one host: their manager, their status and their claims."""
+
+    def __init__(self, *, disabled: Iterable[str] = (),
+                 pins: Mapping[str, str] | None = None) -> None:
+        self.pm = new_plugin_manager()
+        self.disabled = set(disabled)
+        self.pins = dict(pins or {})
+        self.infos: dict[str, PluginInfo] = {}
+        self.claims: list[Claim] = []
+
+    # -- loading ---------------------------------------------------------------------------
+    def load_entry_points(self, refs: Iterable[EntryPointRef] | None = None) -> None:
+        """Load every plugin of the ``emworker`` group (or ``refs``), each on its own."""
+        for ref in iter_entry_points() if refs is None else refs:
+            if ref.name in self.infos:
+                first = self.infos[ref.name]
+                self._failed(f"{ref.name}@{ref.distribution}", ref.distribution, ref.version,
+                             f"plugin name {ref.name!r} is already used by "
+                             f"{first.distribution}")
+                continue
+            if ref.name in self.disabled:
+                self.infos[ref.name] = PluginInfo(ref.name, ref.distribution, ref.version,
+                                                  status=STATUS_DISABLED)
+                log.info("plugin %s (%s) is disabled", ref.name, ref.distribution)
+                continue
+            try:
+                plugin = ref.entry_point.load()
+            except Exception as exc:
+                self._failed(ref.name, ref.distribution, ref.version,
+                             f"import failed: {type(exc).__name__}: {exc}", exc)
+                continue
+            self.add(plugin, ref.name, ref.distribution, ref.version)
+
+    def add(self, plugin: object, name: str, distribution: Optional[str] = None,
+            version: Optional[str] = None) -> PluginInfo:
+        """Register one plugin object (a module, usually) and collect its task claims."""
+        if name in self.disabled:
+            info = PluginInfo(name, distribution, version, status=STATUS_DISABLED)
+            self.infos[name] = info
+            return info
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:
+            self._unregister(name)
+            return self._failed(name, distribution, version,
+                                f"invalid hooks: {type(exc).__name__}: {exc}", exc)
+        info = PluginInfo(name, distribution, version)
+        self.infos[name] = info
+        claims: list[Claim] = []
+
+        def register(task_name: str, handler_factory: HandlerFactory, *,
+                     action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
+            for task in [task_name, *aliases]:
+                if not isinstance(task, str) or not task or ":" in task:
+                    raise ValueError(f"invalid task name {task!r}")
+                if not callable(handler_factory):
+                    raise TypeError(f"handler for {task!r} is not callable")
+                claims.append(Claim(task, action, handler_factory, name, distribution))
+
+        try:
+            for impl in self.pm.hook.emworker_register_tasks.get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(**{a: register for a in impl.argnames if a == "register"})
+        except Exception as exc:
+            self._unregister(name)
+            return self._failed(name, distribution, version,
+                                f"registration failed: {type(exc).__name__}: {exc}", exc)
+        self.claims.extend(claims)
+        info.tasks = sorted({c.key for c in claims})
+        return info
+
+    def _unregister(self, name: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+
+    def _failed(self, name: str, distribution: Optional[str], version: Optional[str],
+                error: str, exc: BaseException | None = None) -> PluginInfo:
+        log.error("plugin %s (%s) set aside: %s", name, distribution, error)
+        if exc is not None:
+            log.debug("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        info = PluginInfo(name, distribution, version, status=STATUS_FAILED, error=error)
+        self.infos[name] = info
+        return info
+
+    # -- results ---------------------------------------------------------------------------
+    def router(self) -> Router:
+        """Build the routing table; mark plugins in a conflict and log each conflict."""
+        router = Router(self.claims, self.pins)
+        for key, claimants in router.conflicts.items():
+            names = ", ".join(c.describe() for c in claimants)
+            log.error("task %s is claimed by %s: not routed until one is pinned", key, names)
+            for claim in claimants:
+                info = self.infos[claim.plugin]
+                info.status = STATUS_CONFLICT
+                others = [c.describe() for c in claimants if c.plugin != claim.plugin]
+                note = f"{key} also claimed by {', '.join(others)}"
+                info.error = note if not info.error else f"{info.error}; {note}"
+        for key, plugin in router.unused_pins.items():
+            log.warning("pin %s = %s matches no plugin claiming that task", key, plugin)
+        return router
+
+    def failed(self) -> list[PluginInfo]:
+        return [i for i in self.infos.values() if i.status == STATUS_FAILED]
+
+    def listing(self) -> list[PluginInfo]:
+        """Every plugin, sorted by name (call :meth:`router` first for conflicts)."""
+        return sorted(self.infos.values(), key=lambda i: i.name)
+
+
+def load_plugins(disabled: Iterable[str] = (), pins: Mapping[str, str] | None = None,
+                 refs: Iterable[EntryPointRef] | None = None) -> tuple[PluginSet, Router]:
+    """Load installed plugins and build the router: what the CLI commands start with."""
+    plugins = PluginSet(disabled=disabled, pins=pins)
+    plugins.load_entry_points(refs)
+    return plugins, plugins.router()
+
+
+__all__ = ["EntryPointRef", "PluginInfo", "PluginSet", "iter_entry_points", "load_plugins",
+           "new_plugin_manager", "route_key"]

@@ -1,0 +1,188 @@
+"""A test kit for plugin authors: run a handler without a server and look at what it sent.
+
+::
+
+    from emhub_worker_core.testing import FakeEMhub, FakeRunner, run_handler
+
+    def test_my_handler():
+        result = run_handler(MyHandler, {"name": "my-task", "args": {"x": 1}}, iterations=2)
+        assert result.events[-1]["done"] == 1
+
+The four built-in plugins test themselves with this kit.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from .errors import CommandNotFound, ServerError
+from .events import EncodedEvent
+from .execution import Outcome, run_task
+from .handler import HandlerFactory, TaskContext, TaskHandler
+from .runner import CommandResult, check_result
+from .task import Task
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class HandlerRun:
+    """What :func:`run_handler` observed."""
+
+    handler: TaskHandler
+    outcome: Outcome
+    events: list[EncodedEvent] = field(default_factory=list)
+
+    @property
+    def last(self) -> EncodedEvent:
+        return self.events[-1]
+
+    @property
+    def done(self) -> bool:
+        return any("done" in e for e in self.events)
+
+    @property
+    def errors(self) -> list[EncodedEvent]:
+        return [e for e in self.events if "error" in e]
+
+
+def make_task(task: Union[Task, Mapping[str, Any]]) -> Task:
+    """A :class:`Task` from a dict; ``id`` is made up when missing."""
+    if isinstance(task, Task):
+        return task
+    data = dict(task)
+    data.setdefault("id", f"1700000000000-{next(_ids)}")
+    data.setdefault("args", {})
+    return Task.from_json(data)
+
+
+def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, Any] | None = None,
+                 services: Any = None, runner: Any = None, plugin: str = "test",
+                 events: list[EncodedEvent] | None = None,
+                 clock: Callable[[], float] | None = None) -> TaskContext:
+    """A :class:`TaskContext` whose events are appended to ``events``."""
+    sink = events if events is not None else []
+    ctx = TaskContext(task=make_task(task), send=sink.append, plugin=plugin,
+                      config=dict(config or {}), services=services or FakeEMhub(),
+                      runner=runner or FakeRunner())
+    if clock is not None:
+        ctx.clock = clock
+    return ctx
+
+
+def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *,
+                iterations: int | None = 1, config: Mapping[str, Any] | None = None,
+                services: Any = None, runner: Any = None, wait: bool = False,
+                clock: Callable[[], float] | None = None) -> HandlerRun:
+    """Build the handler for ``task`` and run it through the host's own loop.
+
+    :param iterations: how many ``process()`` steps at most (``None``: until done/stop).
+    :param wait: honour the handler's interval between steps (default: no waiting).
+    """
+    events: list[EncodedEvent] = []
+    context = make_context(task, config=config, services=services, runner=runner,
+                           events=events, clock=clock)
+    handler = factory(context)
+    outcome = run_task(handler, max_iterations=iterations, wait=wait)
+    return HandlerRun(handler, outcome, events)
+
+
+class FakeEMhub:
+    """In-memory stand-in for the EMhub calls handlers make (:class:`EMhubServices`).
+
+    Values are deep-copied in and out, like JSON over HTTP. ``None``, booleans-as-values
+    and nested lists are accepted in ``update_session_extra`` as EMhub does, but a
+    ``None`` anywhere in it raises :class:`ServerError`, because EMhub's pages choke on it.
+    """
+
+    def __init__(self, configs: Mapping[str, Any] | None = None,
+                 sessions: Sequence[Mapping[str, Any]] = (),
+                 users: Mapping[int, Any] | None = None,
+                 resources: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.configs = copy.deepcopy(dict(configs or {}))
+        self.sessions = {int(s["id"]): copy.deepcopy(dict(s)) for s in sessions}
+        self.users = copy.deepcopy(dict(users or {}))
+        self.resources = [dict(r) for r in resources]
+        self.calls: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def request_config(self, name: str) -> dict[str, Any]:
+        self.calls.append(("get_config", name))
+        return copy.deepcopy(self.configs.get(name, {}))
+
+    def get_session(self, session_id: int) -> dict[str, Any]:
+        self.calls.append(("get_session", session_id))
+        if int(session_id) not in self.sessions:
+            raise ServerError(f"no session {session_id}")
+        return copy.deepcopy(self.sessions[int(session_id)])
+
+    def get_session_users(self, session_id: int) -> dict[str, Any]:
+        self.calls.append(("get_session_users", session_id))
+        return copy.deepcopy(self.users.get(int(session_id), {}))
+
+    def get_resources(self) -> list[dict[str, Any]]:
+        self.calls.append(("get_resources", None))
+        return copy.deepcopy(self.resources)
+
+    def update_session_extra(self, session_id: int, extra: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(("update_session_extra", (session_id, copy.deepcopy(dict(extra)))))
+        if _has_none(extra):
+            raise ServerError("update_session_extra: None values are not accepted")
+        with self._lock:
+            session = self.sessions.setdefault(int(session_id), {"id": int(session_id)})
+            session.setdefault("extra", {}).update(copy.deepcopy(dict(extra)))
+            return copy.deepcopy(session)
+
+
+def _has_none(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_none(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_none(v) for v in value)
+    return False
+
+
+Response = Union[str, tuple, CommandResult, Callable[[Sequence[str]], Any], BaseException]
+
+
+class FakeRunner:
+    """A command runner that replays canned outputs; records every call in :attr:`calls`.
+
+    ``responses`` maps an argv tuple, or a program name, to: stdout text; a tuple
+    ``(stdout, stderr, returncode)``; a :class:`CommandResult`; an exception to raise;
+    or a callable taking the argv and returning any of those. Unknown programs raise
+    :class:`CommandNotFound`, like a missing binary.
+    """
+
+    def __init__(self, responses: Mapping[Any, Response] | None = None) -> None:
+        self.responses: dict[Any, Response] = dict(responses or {})
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float = 60.0, check: bool = True,
+            env: Mapping[str, str] | None = None) -> CommandResult:
+        args = tuple(str(a) for a in argv)
+        self.calls.append(args)
+        response = self.responses.get(args, self.responses.get(args[0]))
+        if response is None:
+            raise CommandNotFound(args, f"command not found: {args[0]}")
+        if callable(response) and not isinstance(response, BaseException):
+            response = response(args)
+        if isinstance(response, BaseException):
+            raise response
+        if isinstance(response, CommandResult):
+            result = response
+        elif isinstance(response, tuple):
+            stdout, stderr, code = (list(response) + ["", 0])[:3]
+            result = CommandResult(args, int(code), str(stdout), str(stderr))
+        else:
+            result = CommandResult(args, 0, str(response), "")
+        return check_result(result) if check else result
+
+
+__all__ = ["FakeEMhub", "FakeRunner", "HandlerRun", "make_context", "make_task", "run_handler"]

@@ -1,0 +1,1 @@
+"""Session fixtures for real servers (EMhub + Redis, Slurm). Filled in by their harnesses."""
