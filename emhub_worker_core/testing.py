@@ -13,17 +13,16 @@ The four built-in plugins test themselves with this kit.
 
 from __future__ import annotations
 
-import copy
 import itertools
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from .errors import CommandNotFound, ServerError
+from .errors import CommandNotFound
 from .events import EncodedEvent
 from .execution import Outcome, run_task
 from .handler import HandlerFactory, TaskContext, TaskHandler
 from .runner import CommandResult, check_result
+from .services import InMemoryServices
 from .task import Task
 
 _ids = itertools.count(1)
@@ -91,61 +90,12 @@ def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *
     return HandlerRun(handler, outcome, events)
 
 
-class FakeEMhub:
-    """In-memory stand-in for the EMhub calls handlers make (:class:`EMhubServices`).
+class FakeEMhub(InMemoryServices):
+    """In-memory stand-in for the EMhub calls handlers make; every call is in :attr:`calls`.
 
-    Values are deep-copied in and out, like JSON over HTTP. ``None``, booleans-as-values
-    and nested lists are accepted in ``update_session_extra`` as EMhub does, but a
-    ``None`` anywhere in it raises :class:`ServerError`, because EMhub's pages choke on it.
+    Values are deep-copied in and out, like JSON over HTTP, and ``update_session_extra``
+    refuses ``None`` anywhere in its data, as a careful EMhub page would need.
     """
-
-    def __init__(self, configs: Mapping[str, Any] | None = None,
-                 sessions: Sequence[Mapping[str, Any]] = (),
-                 users: Mapping[int, Any] | None = None,
-                 resources: Sequence[Mapping[str, Any]] = ()) -> None:
-        self.configs = copy.deepcopy(dict(configs or {}))
-        self.sessions = {int(s["id"]): copy.deepcopy(dict(s)) for s in sessions}
-        self.users = copy.deepcopy(dict(users or {}))
-        self.resources = [dict(r) for r in resources]
-        self.calls: list[tuple[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def request_config(self, name: str) -> dict[str, Any]:
-        self.calls.append(("get_config", name))
-        return copy.deepcopy(self.configs.get(name, {}))
-
-    def get_session(self, session_id: int) -> dict[str, Any]:
-        self.calls.append(("get_session", session_id))
-        if int(session_id) not in self.sessions:
-            raise ServerError(f"no session {session_id}")
-        return copy.deepcopy(self.sessions[int(session_id)])
-
-    def get_session_users(self, session_id: int) -> dict[str, Any]:
-        self.calls.append(("get_session_users", session_id))
-        return copy.deepcopy(self.users.get(int(session_id), {}))
-
-    def get_resources(self) -> list[dict[str, Any]]:
-        self.calls.append(("get_resources", None))
-        return copy.deepcopy(self.resources)
-
-    def update_session_extra(self, session_id: int, extra: Mapping[str, Any]) -> dict[str, Any]:
-        self.calls.append(("update_session_extra", (session_id, copy.deepcopy(dict(extra)))))
-        if _has_none(extra):
-            raise ServerError("update_session_extra: None values are not accepted")
-        with self._lock:
-            session = self.sessions.setdefault(int(session_id), {"id": int(session_id)})
-            session.setdefault("extra", {}).update(copy.deepcopy(dict(extra)))
-            return copy.deepcopy(session)
-
-
-def _has_none(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_none(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_none(v) for v in value)
-    return False
 
 
 Response = Union[str, tuple, CommandResult, Callable[[Sequence[str]], Any], BaseException]

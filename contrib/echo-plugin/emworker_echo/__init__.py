@@ -1,0 +1,1 @@
+"""An example emworker plugin: the task ``echo``."""

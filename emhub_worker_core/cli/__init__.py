@@ -1,0 +1,52 @@
+"""``emworker``: the command line. Exceptions become exit codes here, and only here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Optional, Sequence
+
+from .. import __version__, exitcodes
+from ..errors import EmworkerError
+from . import plugins_cmd, run_cmd
+
+log = logging.getLogger("emworker")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emworker", description="Plugin-based worker host for EMhub.",
+        epilog="Exit codes: " + "; ".join(f"{code} {text}" for code, text
+                                          in exitcodes.DESCRIPTIONS.items()))
+    parser.add_argument("--version", action="version", version=f"emworker {__version__}")
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="configuration file (default: $EMWORKER_CONFIG, "
+                             "~/.config/emworker/config.toml, /etc/emworker/config.toml)")
+    parser.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING, ERROR")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    run_cmd.add_parser(commands)
+    plugins_cmd.add_parser(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Command = args.func
+    try:
+        return command(args)
+    except EmworkerError as exc:
+        code = exitcodes.exit_code_for(exc)
+        log.error("%s", exc)
+        print(f"emworker: error: {exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        return exitcodes.FORCED
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""What several commands share: reading the configuration and loading the plugins."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..config import Config, load_config
+from ..errors import PluginError
+from ..logs import setup_logging
+from ..plugins import PluginSet, load_plugins
+from ..routing import Router
+
+log = logging.getLogger("emworker")
+
+
+def prepare(args: argparse.Namespace) -> Config:
+    """Load the configuration, set up logging, report unknown keys."""
+    config = load_config(args.config)
+    setup_logging(args.log_level or config.get("worker", "log_level") or "INFO")
+    for line in config.unknown:
+        log.warning("%s", line)
+    return config
+
+
+def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginSet, Router]:
+    """Load every installed plugin; in strict mode a failed plugin is a start-up error."""
+    plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
+                                   pins=config.get("plugins", "pins") or {})
+    strict = config.get("plugins", "strict") if strict is None else strict
+    failed = plugins.failed()
+    if strict and failed:
+        raise PluginError("plugins failed to load (strict mode): " +
+                          "; ".join(f"{i.name}: {i.error}" for i in failed))
+    return plugins, router

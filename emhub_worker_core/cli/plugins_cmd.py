@@ -1,0 +1,44 @@
+"""``emworker plugins list [--json]``: every installed plugin and its status. Never crashes
+on a broken plugin: that is what it is for."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .common import plugins_from, prepare
+
+
+def add_parser(commands: Any) -> None:
+    plugins = commands.add_parser("plugins", help="installed plugins")
+    sub = plugins.add_subparsers(dest="plugins_command", metavar="SUBCOMMAND")
+    sub.required = True
+    listing = sub.add_parser("list", help="list plugins with their tasks and status")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(func=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    config = prepare(args)
+    plugins, _router = plugins_from(config, strict=False)
+    infos = plugins.listing()
+    if args.json:
+        json.dump([i.as_json() for i in infos], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    table = Table(title="emworker plugins")
+    for column in ("name", "distribution", "version", "tasks", "status", "error"):
+        table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "failed": "red", "conflict": "yellow", "disabled": "dim"}
+    for info in infos:
+        table.add_row(info.name, info.distribution or "-", info.version or "-",
+                      ", ".join(info.tasks) or "-",
+                      f"[{colours.get(info.status, 'white')}]{info.status}[/]",
+                      info.error or "", )
+    Console().print(table)
+    return 0

@@ -1,0 +1,256 @@
+"""The host: takes tasks from a source, routes each to its plugin, runs it in its own thread.
+
+It never starts a task id twice, honours the concurrency limits, and shuts down in two
+steps: the first stop request (SIGTERM/SIGINT) stops intake, asks every handler to stop
+at its next safe point and tells the source each stopped task was *interrupted* (no
+``done``, so EMhub keeps it pending and the next start resumes it); the second stops now.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Callable, Mapping, Optional
+
+from . import exitcodes
+from .errors import AuthenticationError, TaskError
+from .events import EncodedEvent, encode_event
+from .execution import Outcome, run_task, send_failure
+from .handler import TaskContext, TaskHandler
+from .routing import Claim, Router
+from .runner import CommandRunner, Runner
+from .sources.base import TaskSource
+from .task import Task
+
+log = logging.getLogger("emworker.host")
+
+EventObserver = Callable[[Task, Optional[Claim], EncodedEvent], None]
+
+
+@dataclass
+class RunningTask:
+    """Book-keeping for one task thread (also what `emworker status` shows)."""
+
+    task: Task
+    claim: Claim
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: Optional[threading.Thread] = None
+    started: float = field(default_factory=time.time)
+    outcome: Optional[Outcome] = None
+    last_event: Optional[EncodedEvent] = None
+    last_event_time: Optional[float] = None
+
+
+class Host:
+    """Runs the tasks of one :class:`TaskSource` through a :class:`Router`."""
+
+    def __init__(self, router: Router, *, plugin_config: Callable[[str], Mapping[str, Any]]
+                 = lambda name: {}, runner: Runner | None = None, max_tasks: int = 16,
+                 max_tasks_per_name: Mapping[str, int] | None = None,
+                 grace_period: float = 30.0, max_iterations: int | None = None,
+                 observers: list[EventObserver] | None = None) -> None:
+        self.router = router
+        self.plugin_config = plugin_config
+        self.runner = runner or CommandRunner()
+        self.max_tasks = max(1, max_tasks)
+        self.max_tasks_per_name = dict(max_tasks_per_name or {})
+        self.grace_period = grace_period
+        self.max_iterations = max_iterations
+        self.observers = list(observers or [])
+        self.running: dict[str, RunningTask] = {}
+        self.waiting: deque[tuple[Task, Claim]] = deque()
+        self.failed_tasks = 0
+        self.last_poll: Optional[float] = None
+        self._lock = threading.RLock()
+        self._warm_stop = threading.Event()
+        self._cold_stop = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._source: Optional[TaskSource] = None
+        self._fatal: Optional[BaseException] = None
+
+    # -- stopping ----------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """First call: warm stop. Second call: cold stop (exit now)."""
+        if self._warm_stop.is_set():
+            log.warning("second stop request: stopping now")
+            self._cold_stop.set()
+        else:
+            log.info("stop requested: no new tasks; asking %d running task(s) to stop",
+                     len(self.running))
+            self._warm_stop.set()
+        with self._idle:
+            self._idle.notify_all()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.request_stop()
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    @property
+    def stopping(self) -> bool:
+        return self._warm_stop.is_set()
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self, source: TaskSource, specs: Mapping[str, Any] | None = None) -> int:
+        """Run until the source is exhausted and idle, or a stop; return the exit code."""
+        self._source = source
+        try:
+            source.open(dict(specs or {}), self._warm_stop)
+            if not self._warm_stop.is_set():
+                poller = threading.Thread(target=self._poll_loop, args=(source,),
+                                          name="emworker-poller", daemon=True)
+                poller.start()
+                with self._idle:
+                    while not self._warm_stop.is_set() and self._fatal is None \
+                            and not (source.exhausted and not self.running
+                                     and not self.waiting):
+                        self._idle.wait(0.5)
+            if self._fatal is not None:
+                raise self._fatal
+            return self._shutdown()
+        finally:
+            source.close()
+
+    def _poll_loop(self, source: TaskSource) -> None:
+        while not self._warm_stop.is_set():
+            try:
+                tasks = source.poll(self._warm_stop)
+                self.last_poll = time.time()
+            except AuthenticationError as exc:
+                self._fatal = exc
+                break
+            except Exception as exc:  # sources retry themselves; this is a bug or a surprise
+                log.exception("task source failed: %s", exc)
+                if self._warm_stop.wait(5):
+                    break
+                continue
+            for task in tasks:
+                if self._warm_stop.is_set():
+                    break
+                self.submit(task)
+            if source.exhausted:
+                break
+        with self._idle:
+            self._idle.notify_all()
+
+    def _shutdown(self) -> int:
+        with self._lock:
+            pending = list(self.running.values())
+            self.waiting.clear()
+        for rt in pending:
+            rt.stop_event.set()
+        deadline = time.monotonic() + self.grace_period
+        for rt in pending:
+            while rt.thread is not None and rt.thread.is_alive() and not self._cold_stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                rt.thread.join(min(0.2, remaining))
+        stuck = [rt for rt in pending if rt.thread is not None and rt.thread.is_alive()]
+        for rt in stuck:  # their threads are daemons: the process can exit regardless
+            log.error("task %s (%s) did not stop within %ss", rt.task.id, rt.task.name,
+                      self.grace_period)
+            self._interrupted(rt)
+        if stuck:
+            return exitcodes.FORCED
+        return exitcodes.TASKS_FAILED if self.failed_tasks and self._source is not None \
+            and self._source.exhausted else exitcodes.OK
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def submit(self, task: Task) -> None:
+        """Route and start ``task`` unless it runs already; queue it when limits are reached."""
+        with self._lock:
+            if task.id in self.running or any(t.id == task.id for t, _ in self.waiting):
+                log.debug("task %s already running; not started twice", task.id)
+                return
+        try:
+            claim = self.router.resolve(task)
+        except TaskError as exc:
+            log.error("task %s (%s): %s", task.id, task.name, exc)
+            with self._lock:
+                self.failed_tasks += 1
+            self._send(task, None, {"error": str(exc), "done": 1})
+            return
+        with self._lock:
+            self.waiting.append((task, claim))
+        self._start_waiting()
+
+    def _can_start(self, task: Task) -> bool:
+        if len(self.running) >= self.max_tasks:
+            return False
+        limit = self.max_tasks_per_name.get(task.name)
+        return limit is None or sum(rt.task.name == task.name
+                                    for rt in self.running.values()) < limit
+
+    def _start_waiting(self) -> None:
+        with self._lock:
+            if self._warm_stop.is_set():
+                return
+            for _ in range(len(self.waiting)):
+                task, claim = self.waiting.popleft()
+                if not self._can_start(task):
+                    self.waiting.append((task, claim))
+                    continue
+                rt = RunningTask(task, claim)
+                rt.thread = threading.Thread(target=self._run_one, args=(rt,), daemon=True,
+                                             name=f"task-{task.name}-{task.id}")
+                self.running[task.id] = rt
+                log.info("task %s (%s) started by plugin %s", task.id, task.name, claim.plugin)
+                rt.thread.start()
+
+    def _run_one(self, rt: RunningTask) -> None:
+        task, claim = rt.task, rt.claim
+        context = TaskContext(task=task, send=lambda event: self._send(task, claim, event, rt),
+                              plugin=claim.plugin, config=self.plugin_config(claim.plugin),
+                              services=self._source.services if self._source else None,  # type: ignore[arg-type]
+                              runner=self.runner, stop_event=rt.stop_event)
+        try:
+            try:
+                handler = claim.factory(context)
+                if not isinstance(handler, TaskHandler):
+                    raise TypeError(f"plugin {claim.plugin} returned {type(handler).__name__}, "
+                                    f"not a TaskHandler")
+            except Exception as exc:  # a constructor failure ends this task only
+                send_failure(TaskHandler(context), exc)
+                rt.outcome = Outcome.FAILED
+            else:
+                rt.outcome = run_task(handler, max_iterations=self.max_iterations)
+            if rt.outcome is Outcome.FAILED:
+                with self._lock:
+                    self.failed_tasks += 1
+            elif rt.outcome is Outcome.STOPPED and self._warm_stop.is_set():
+                self._interrupted(rt)
+            log.info("task %s (%s) ended: %s", task.id, task.name, rt.outcome.value)
+        finally:
+            with self._idle:
+                self.running.pop(task.id, None)
+                self._idle.notify_all()
+            self._start_waiting()
+
+    def _interrupted(self, rt: RunningTask) -> None:
+        """Tell the source a task was stopped by shutdown: no ``done``, so it is resumed."""
+        self._send(rt.task, rt.claim, {"interrupted": 1, "msg": "worker stopped; the task "
+                                       "resumes when the worker starts again"}, rt)
+
+    def _send(self, task: Task, claim: Optional[Claim], event: Mapping[str, Any],
+              rt: RunningTask | None = None) -> None:
+        encoded = encode_event(event)
+        log.info("event task=%s name=%s plugin=%s keys=%s", task.id, task.name,
+                 claim.plugin if claim else "-", ",".join(sorted(encoded)))
+        if rt is not None:
+            rt.last_event, rt.last_event_time = encoded, time.time()
+        for observer in self.observers:
+            try:
+                observer(task, claim, encoded)
+            except Exception as exc:
+                log.warning("event observer failed: %s", exc)
+        if self._source is None:
+            raise RuntimeError("no task source")
+        self._source.send(task, encoded)

@@ -1,0 +1,38 @@
+"""Logging set-up: rich on a terminal, plain one-line records elsewhere (journald, files)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Send emworker's logs to stderr, once; rich only when a person is watching."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler: logging.Handler
+    if stderr_is_terminal():
+        # markup=False: log messages carry file names and server text we do not control
+        handler = RichHandler(console=Console(stderr=True), markup=False, show_path=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(PLAIN_FORMAT))
+    root.addHandler(handler)
+    try:
+        root.setLevel(level.upper())
+    except ValueError:
+        root.setLevel(logging.INFO)
+        logging.getLogger("emworker").warning("unknown log level %r; using INFO", level)
+    for noisy in ("urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

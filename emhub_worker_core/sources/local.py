@@ -1,0 +1,125 @@
+"""The local task source: tasks from a TOML file, events as JSON lines. No server needed.
+
+::
+
+    [[tasks]]
+    name = "frames-monitor"
+    args = { root = "/data/frames", period = 5 }
+    id = "optional-id"
+
+    # Optional data for handlers that ask EMhub for it:
+    [emhub.config.sessions]          # request_config("sessions")
+    raw = { root_frames = "/data/frames", root = "/data/offload" }
+    [[emhub.sessions]]               # get_session(301)
+    id = 301
+    name = "20240301Krios01:S00301_grid1"
+    [emhub.session_users.301]        # get_session_users(301)
+    group = "doegrp"
+    [[emhub.resources]]
+    id = 1
+    name = "Krios01"
+
+Each event is written as one line ``{"time", "task_id", "task", "event"}``; session
+updates as ``{"time", "session_id", "session_extra"}``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any, Mapping
+
+from .._compat import tomllib
+from ..errors import ConfigError, TaskError
+from ..events import EncodedEvent
+from ..services import InMemoryServices
+from ..task import Task
+
+log = logging.getLogger("emworker.local")
+
+
+class JsonLinesWriter:
+    """Thread-safe writer of one JSON object per line, flushed at once."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps({"time": datetime.datetime.now(datetime.timezone.utc)
+                           .isoformat(timespec="milliseconds"), **record}, default=str)
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def read_tasks_file(path: Path) -> tuple[list[Any], dict[str, Any]]:
+    """The raw ``[[tasks]]`` records and the ``[emhub]`` table of a tasks file."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: tasks file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    tasks = data.get("tasks", [])
+    if not isinstance(tasks, list):
+        raise ConfigError(f"{path}: 'tasks' must be an array of tables ([[tasks]])")
+    emhub = data.get("emhub", {})
+    if not isinstance(emhub, dict):
+        raise ConfigError(f"{path}: [emhub] must be a table")
+    return tasks, emhub
+
+
+class LocalTaskSource:
+    """Serves the tasks of one TOML file once, then reports itself exhausted."""
+
+    name = "local"
+
+    def __init__(self, path: str | Path, events: IO[str] | None = None) -> None:
+        self.path = Path(path)
+        self.writer = JsonLinesWriter(events if events is not None else sys.stdout)
+        records, emhub = read_tasks_file(self.path)
+        self._records = records
+        self.services = InMemoryServices(
+            configs=emhub.get("config", {}), sessions=emhub.get("sessions", []),
+            users={int(k): v for k, v in emhub.get("session_users", {}).items()},
+            resources=emhub.get("resources", []), on_update=self._session_updated)
+        self._served = False
+
+    def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
+        log.info("local run of %s: %d task(s)", self.path, len(self._records))
+
+    def poll(self, stop: threading.Event) -> list[Task]:
+        if self._served:
+            return []
+        self._served = True
+        tasks = []
+        for index, record in enumerate(self._records, start=1):
+            if isinstance(record, dict):
+                record = {"id": f"local-{index}", **record}
+            try:
+                tasks.append(Task.from_json(record))
+            except TaskError as exc:
+                log.error("%s: task #%d skipped: %s", self.path, index, exc)
+                self.writer.write({"task_id": f"local-{index}", "task": None,
+                                   "event": {"error": f"malformed task: {exc}", "done": 1}})
+        return tasks
+
+    def send(self, task: Task, event: EncodedEvent) -> None:
+        self.writer.write({"task_id": task.id, "task": task.name, "event": event})
+
+    def _session_updated(self, session_id: int, extra: dict[str, Any]) -> None:
+        self.writer.write({"session_id": session_id, "session_extra": extra})
+
+    @property
+    def exhausted(self) -> bool:
+        return self._served
+
+    def close(self) -> None:
+        if self.writer.stream not in (sys.stdout, sys.stderr):
+            self.writer.stream.close()
