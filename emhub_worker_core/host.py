@@ -72,6 +72,7 @@ class Host:
         self._idle = threading.Condition(self._lock)
         self._source: Optional[TaskSource] = None
         self._fatal: Optional[BaseException] = None
+        self._poller_done = threading.Event()
 
     # -- stopping ----------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -109,7 +110,7 @@ class Host:
                 poller.start()
                 with self._idle:
                     while not self._warm_stop.is_set() and self._fatal is None \
-                            and not (source.exhausted and not self.running
+                            and not (self._poller_done.is_set() and not self.running
                                      and not self.waiting):
                         self._idle.wait(0.5)
             if self._fatal is not None:
@@ -138,6 +139,7 @@ class Host:
             if source.exhausted:
                 break
         with self._idle:
+            self._poller_done.set()
             self._idle.notify_all()
 
     def _shutdown(self) -> int:
@@ -160,8 +162,11 @@ class Host:
             self._interrupted(rt)
         if stuck:
             return exitcodes.FORCED
-        return exitcodes.TASKS_FAILED if self.failed_tasks and self._source is not None \
-            and self._source.exhausted else exitcodes.OK
+        source = self._source
+        rejected = getattr(source, "rejected", 0)  # malformed tasks a local file held
+        if source is not None and source.exhausted and (self.failed_tasks or rejected):
+            return exitcodes.TASKS_FAILED
+        return exitcodes.OK
 
     # -- tasks ----------------------------------------------------------------------------------
     def submit(self, task: Task) -> None:

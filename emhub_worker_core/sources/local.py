@@ -90,6 +90,8 @@ class LocalTaskSource:
             users={int(k): v for k, v in emhub.get("session_users", {}).items()},
             resources=emhub.get("resources", []), on_update=self._session_updated)
         self._served = False
+        #: malformed task records (they make a local run exit with TASKS_FAILED)
+        self.rejected = 0
 
     def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
         log.info("local run of %s: %d task(s)", self.path, len(self._records))
@@ -106,6 +108,7 @@ class LocalTaskSource:
                 tasks.append(Task.from_json(record))
             except TaskError as exc:
                 log.error("%s: task #%d skipped: %s", self.path, index, exc)
+                self.rejected += 1
                 self.writer.write({"task_id": f"local-{index}", "task": None,
                                    "event": {"error": f"malformed task: {exc}", "done": 1}})
         return tasks

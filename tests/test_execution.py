@@ -1,0 +1,87 @@
+"""The run loop every task goes through, and the host around it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from emhub_worker_core import TaskHandler
+from emhub_worker_core.errors import TransportError
+from emhub_worker_core.execution import Outcome, run_task
+from emhub_worker_core.testing import make_context, run_handler
+
+
+class Failing(TaskHandler):
+    def process(self) -> None:
+        raise KeyError("cmd")
+
+
+class FlakyTransport(TaskHandler):
+    def process(self) -> None:
+        if self.count < 3:
+            raise TransportError("EMhub down")
+        self.done(steps=self.count)
+
+
+class Forever(TaskHandler):
+    interval = 30.0
+
+    def process(self) -> None:
+        self.update({"tick": self.count})
+
+
+def test_exception_becomes_one_error_event_with_stack_and_done() -> None:
+    run = run_handler(Failing, {"name": "x"}, iterations=5)
+    assert run.outcome is Outcome.FAILED
+    assert len(run.events) == 1  # never resent in a loop
+    event = run.events[0]
+    assert event["error"] == "KeyError: 'cmd'" and event["done"] == 1
+    assert "Traceback" in str(event["stack"]) and "process" in str(event["stack"])
+
+
+def test_setup_failure_is_reported_too() -> None:
+    class BadSetup(Forever):
+        def setup(self) -> None:
+            raise ValueError("no root")
+
+    run = run_handler(BadSetup, {"name": "x"})
+    assert run.outcome is Outcome.FAILED and run.last["error"] == "ValueError: no root"
+
+
+def test_transport_errors_do_not_end_the_task() -> None:
+    run = run_handler(FlakyTransport, {"name": "x"}, iterations=None)
+    assert run.outcome is Outcome.DONE and run.last == {"steps": 3, "done": 1}
+
+
+def test_iterations_cap_ends_a_local_run() -> None:
+    run = run_handler(Forever, {"name": "x"}, iterations=3)
+    assert run.outcome is Outcome.EXHAUSTED
+    assert [e["tick"] for e in run.events] == [1, 2, 3]
+
+
+def test_stop_interrupts_the_wait_at_once() -> None:
+    events: list[Any] = []
+    handler = Forever(make_context({"name": "x"}, events=events))
+    result: list[Outcome] = []
+    thread = threading.Thread(target=lambda: result.append(run_task(handler)))
+    thread.start()
+    while not events:
+        time.sleep(0.01)
+    started = time.monotonic()
+    handler.stop()
+    thread.join(5)
+    assert not thread.is_alive(), "a 30 s interval must not delay the stop"
+    assert result == [Outcome.STOPPED]
+    assert time.monotonic() - started < 5
+
+
+def test_teardown_always_runs() -> None:
+    calls: list[str] = []
+
+    class Tidy(Failing):
+        def teardown(self) -> None:
+            calls.append("teardown")
+
+    run_handler(Tidy, {"name": "x"})
+    assert calls == ["teardown"]

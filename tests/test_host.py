@@ -1,0 +1,169 @@
+"""The host with an in-memory source: routing, never twice, limits, shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Mapping
+
+from emhub_worker_core import TaskHandler, exitcodes
+from emhub_worker_core.events import EncodedEvent
+from emhub_worker_core.host import Host
+from emhub_worker_core.routing import Claim, Router
+from emhub_worker_core.services import NoServices
+from emhub_worker_core.task import Task
+
+
+class MemorySource:
+    """A task source for tests: hands out batches, records events."""
+
+    name = "memory"
+
+    def __init__(self, *batches: list[Task], exhaust: bool = True) -> None:
+        self.batches = list(batches)
+        self.exhaust = exhaust
+        self.events: list[tuple[str, EncodedEvent]] = []
+        self.services = NoServices()
+        self.lock = threading.Lock()
+
+    def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
+        self.specs = specs
+
+    def poll(self, stop: threading.Event) -> list[Task]:
+        if self.batches:
+            return self.batches.pop(0)
+        stop.wait(0.05)
+        return []
+
+    def send(self, task: Task, event: EncodedEvent) -> None:
+        with self.lock:
+            self.events.append((task.id, event))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.exhaust and not self.batches
+
+    def close(self) -> None:
+        pass
+
+    def of(self, task_id: str) -> list[EncodedEvent]:
+        return [e for t, e in self.events if t == task_id]
+
+
+class Gate(TaskHandler):
+    """Runs until its gate opens; counts how many run at once."""
+
+    interval = 0.01
+    gate = threading.Event()
+    lock = threading.Lock()
+    now = 0
+    peak = 0
+
+    def setup(self) -> None:
+        with Gate.lock:
+            Gate.now += 1
+            Gate.peak = max(Gate.peak, Gate.now)
+
+    def process(self) -> None:
+        if Gate.gate.is_set():
+            self.done()
+
+    def teardown(self) -> None:
+        with Gate.lock:
+            Gate.now -= 1
+
+
+class Sleeper(TaskHandler):
+    interval = 60.0
+
+    def process(self) -> None:
+        self.update({"working": self.count})
+
+
+def router(**names: type) -> Router:
+    return Router([Claim(name, None, factory, "test") for name, factory in names.items()])
+
+
+def test_unknown_task_gets_error_and_done_and_host_stays_up() -> None:
+    source = MemorySource([Task("1-0", "bogus", {}), Task("1-1", "gate", {})])
+    Gate.gate.set()
+    code = Host(router(gate=Gate)).run(source)
+    assert source.of("1-0") == [{"error": "There is no handler for task bogus", "done": 1}]
+    assert source.of("1-1") == [{"done": 1}]
+    assert code == exitcodes.TASKS_FAILED
+
+
+def test_a_task_id_is_never_started_twice() -> None:
+    Gate.gate.clear()
+    task = Task("1-0", "gate", {})
+    source = MemorySource([task], [task], [task])
+    host = Host(router(gate=Gate))
+    thread = threading.Thread(target=host.run, args=(source,))
+    thread.start()
+    while source.batches:
+        time.sleep(0.01)
+    Gate.gate.set()
+    thread.join(10)
+    assert source.of("1-0") == [{"done": 1}]
+
+
+def test_concurrency_limit_per_host_and_per_name() -> None:
+    Gate.gate.clear()
+    Gate.peak = 0
+    tasks = [Task(f"1-{i}", "gate", {}) for i in range(6)]
+    host = Host(router(gate=Gate), max_tasks=3, max_tasks_per_name={"gate": 2})
+    thread = threading.Thread(target=host.run, args=(MemorySource(tasks),))
+    thread.start()
+    time.sleep(0.3)
+    assert len(host.running) == 2 and len(host.waiting) == 4
+    Gate.gate.set()
+    thread.join(10)
+    assert not thread.is_alive() and Gate.peak == 2
+
+
+def test_warm_stop_interrupts_running_tasks_without_done() -> None:
+    source = MemorySource([Task("1-0", "sleeper", {}), Task("1-1", "sleeper", {})],
+                          exhaust=False)
+    host = Host(router(sleeper=Sleeper), grace_period=5)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(host.run(source)))
+    thread.start()
+    while len(source.events) < 2:
+        time.sleep(0.01)
+    host.request_stop()
+    thread.join(5)
+    assert result == [exitcodes.OK]
+    for task_id in ("1-0", "1-1"):
+        events = source.of(task_id)
+        assert events[-1]["interrupted"] == 1
+        assert not any("done" in e for e in events)  # EMhub keeps it pending: resumed later
+
+
+def test_handler_stuck_past_grace_period_gives_forced_exit() -> None:
+    class Stuck(TaskHandler):
+        def process(self) -> None:
+            threading.Event().wait(30)  # ignores stop requests
+
+    source = MemorySource([Task("1-0", "stuck", {})], exhaust=False)
+    host = Host(router(stuck=Stuck), grace_period=0.2)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(host.run(source)))
+    thread.start()
+    while not host.running:
+        time.sleep(0.01)
+    host.request_stop()
+    thread.join(5)
+    assert result == [exitcodes.FORCED]
+    assert source.of("1-0")[-1]["interrupted"] == 1
+
+
+def test_a_constructor_failure_ends_only_that_task() -> None:
+    def factory(context: Any) -> TaskHandler:
+        raise RuntimeError("cannot build")
+
+    Gate.gate.set()
+    source = MemorySource([Task("1-0", "bad", {}), Task("1-1", "gate", {})])
+    Host(Router([Claim("bad", None, factory, "t"), Claim("gate", None, Gate, "t")])).run(source)
+    assert source.of("1-0")[0]["error"] == "RuntimeError: cannot build"
+    assert source.of("1-0")[0]["done"] == 1
+    assert source.of("1-1") == [{"done": 1}]
