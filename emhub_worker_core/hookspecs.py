@@ -77,8 +77,8 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
     machine (e.g. a scheduler's version). Keep it quick; exceptions are logged and the
     plugin's contribution is skipped.
 
-    :return: a JSON-serialisable dict merged under ``specs["plugins"][<plugin name>]``,
-        or ``None`` to add nothing.
+    :return: a JSON-serialisable dict merged into ``specs["plugin_specs"]`` (prefix your
+        keys with your plugin's name), or ``None`` to add nothing.
     """
 
 

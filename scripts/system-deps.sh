@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and benchmarks use, once (idempotent, quick
+# when everything is there). Run as root on Debian 12; elsewhere it says what is missing.
+set -euo pipefail
+
+PACKAGES=(redis-server rsync slurmctld slurmd slurm-client munge systemd)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "system-deps: missing ${missing[*]} and cannot apt-get install them here;" \
+         "the tests that need them will skip (and fail when CI=true)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+install() {
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 "${missing[@]}"
+}
+echo "system-deps: installing ${missing[*]}" >&2
+if ! install >/dev/null; then
+    apt-get update -q >/dev/null
+    install >/dev/null
+fi

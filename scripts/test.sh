@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: virtual environment, core and every built-in
+# plugin, system packages (Redis, Slurm, rsync, systemd tools), then pytest. The real
+# servers the tests need (EMhub + Redis, Slurm) are started and stopped by the test fixtures.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k slurm -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+plugin_args=()
+for plugin in plugins/*/; do
+    [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
+done
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
+    "${plugin_args[@]}"
+bash scripts/system-deps.sh
+exec .venv/bin/python -m pytest "$@"
