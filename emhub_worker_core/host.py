@@ -73,6 +73,12 @@ class Host:
         self._source: Optional[TaskSource] = None
         self._fatal: Optional[BaseException] = None
         self._poller_done = threading.Event()
+        self._poller: Optional[threading.Thread] = None
+        #: called about twice a second from the main thread (state file, systemd watchdog)
+        self.tickers: list[Callable[[Host], None]] = []
+        self.started = time.time()
+        self.ready_at: Optional[float] = None
+        self.source_name = ""
 
     # -- stopping ----------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -102,22 +108,50 @@ class Host:
     def run(self, source: TaskSource, specs: Mapping[str, Any] | None = None) -> int:
         """Run until the source is exhausted and idle, or a stop; return the exit code."""
         self._source = source
+        self.source_name = source.name
         try:
             source.open(dict(specs or {}), self._warm_stop)
             if not self._warm_stop.is_set():
-                poller = threading.Thread(target=self._poll_loop, args=(source,),
-                                          name="emworker-poller", daemon=True)
-                poller.start()
+                self.ready_at = time.time()
+                self._poller = threading.Thread(target=self._poll_loop, args=(source,),
+                                                name="emworker-poller", daemon=True)
+                self._poller.start()
                 with self._idle:
                     while not self._warm_stop.is_set() and self._fatal is None \
                             and not (self._poller_done.is_set() and not self.running
                                      and not self.waiting):
                         self._idle.wait(0.5)
+                        self._tick()
             if self._fatal is not None:
                 raise self._fatal
             return self._shutdown()
         finally:
             source.close()
+
+    def _tick(self) -> None:
+        for ticker in self.tickers:
+            try:
+                ticker(self)
+            except Exception as exc:
+                log.warning("periodic check failed: %s", exc)
+
+    @property
+    def poller_alive(self) -> bool:
+        return self._poller is not None and self._poller.is_alive()
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the worker is doing, for the state file and ``emworker status``."""
+        with self._lock:
+            tasks = [{"id": rt.task.id, "name": rt.task.name, "plugin": rt.claim.plugin,
+                      "action": rt.task.action, "started": rt.started,
+                      "last_event_time": rt.last_event_time,
+                      "last_event": {k: v for k, v in (rt.last_event or {}).items()
+                                     if k != "stack"}}
+                     for rt in self.running.values()]
+            waiting = [{"id": t.id, "name": t.name} for t, _ in self.waiting]
+        return {"started": self.started, "ready": self.ready_at, "source": self.source_name,
+                "last_poll": self.last_poll, "stopping": self.stopping, "tasks": tasks,
+                "waiting": waiting, "failed_tasks": self.failed_tasks}
 
     def _poll_loop(self, source: TaskSource) -> None:
         while not self._warm_stop.is_set():
@@ -143,6 +177,7 @@ class Host:
             self._idle.notify_all()
 
     def _shutdown(self) -> int:
+        self._tick()
         with self._lock:
             pending = list(self.running.values())
             self.waiting.clear()

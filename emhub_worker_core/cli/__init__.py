@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 
 from .. import __version__, exitcodes
 from ..errors import EmworkerError
-from . import plugins_cmd, run_cmd
+from . import config_cmd, plugins_cmd, run_cmd, status_cmd
 
 log = logging.getLogger("emworker")
 
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     run_cmd.add_parser(commands)
     plugins_cmd.add_parser(commands)
+    status_cmd.add_parser(commands)
+    config_cmd.add_parser(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ import os
 import platform
 import socket
 import sys
+from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__, exitcodes
@@ -19,6 +20,8 @@ from ..host import Host
 from ..logs import stderr_is_terminal
 from ..plugins import PluginSet
 from ..routing import Router
+from ..service import ServiceMonitor
+from ..state import default_state_dir
 from ..sources.base import TaskSource
 from ..sources.local import LocalTaskSource
 from .common import plugins_from, prepare
@@ -82,6 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                     max_iterations=args.iterations)
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
+        if not args.local:  # a local run must not overwrite the service's state file
+            state_dir = config.get("worker", "state_dir")
+            host.tickers.append(ServiceMonitor(
+                Path(state_dir) if state_dir else default_state_dir(),
+                config.get("worker", "name") or socket.gethostname()))
         host.install_signal_handlers()
         code = host.run(source, worker_specs(plugins, router))
     if code != exitcodes.OK:
