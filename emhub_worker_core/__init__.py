@@ -3,8 +3,18 @@
 The public surface for plugin authors is re-exported here; everything else is internal.
 """
 
-from .errors import (CommandError, CommandNotFound, CommandTimeout, ConfigError, EMhubError,
-                     EmworkerError, ServerError, ServiceUnavailable, TaskError, TransportError)
+from .errors import (
+                     CommandError,
+                     CommandNotFound,
+                     CommandTimeout,
+                     ConfigError,
+                     EMhubError,
+                     EmworkerError,
+                     ServerError,
+                     ServiceUnavailable,
+                     TaskError,
+                     TransportError,
+)
 from .events import encode_event
 from .handler import TaskContext, TaskHandler
 from .hookspecs import hookimpl

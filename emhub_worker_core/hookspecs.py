@@ -18,7 +18,7 @@ Every hook is documented in ``docs/hooks.rst``; a test fails when one is not.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
 import pluggy
 

@@ -20,15 +20,15 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler: logging.Handler
+    output: logging.Handler
     if stderr_is_terminal():
         # markup=False: log messages carry file names and server text we do not control
-        handler = RichHandler(console=Console(stderr=True), markup=False, show_path=False)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        output = RichHandler(console=Console(stderr=True), markup=False, show_path=False)
+        output.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(PLAIN_FORMAT))
-    root.addHandler(handler)
+        output = logging.StreamHandler(sys.stderr)
+        output.setFormatter(logging.Formatter(PLAIN_FORMAT))
+    root.addHandler(output)
     try:
         root.setLevel(level.upper())
     except ValueError:

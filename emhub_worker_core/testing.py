@@ -98,7 +98,7 @@ class FakeEMhub(InMemoryServices):
     """
 
 
-Response = Union[str, tuple, CommandResult, Callable[[Sequence[str]], Any], BaseException]
+Response = Union[str, tuple[Any, ...], CommandResult, Callable[[Sequence[str]], Any], BaseException]
 
 
 class FakeRunner:

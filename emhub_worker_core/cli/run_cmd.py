@@ -21,9 +21,9 @@ from ..logs import stderr_is_terminal
 from ..plugins import PluginSet
 from ..routing import Router
 from ..service import ServiceMonitor
-from ..state import default_state_dir
 from ..sources.base import TaskSource
 from ..sources.local import LocalTaskSource
+from ..state import default_state_dir
 from .common import plugins_from, prepare
 
 log = logging.getLogger("emworker")
@@ -68,7 +68,8 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
     from ..emhub import open_source as open_emhub
     name = config.get("worker", "name") or socket.gethostname()
-    return open_emhub(emhub, name, os.environ)
+    source: TaskSource = open_emhub(emhub, name, os.environ)
+    return source
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from typing import IO, Any, Mapping
 from .._compat import tomllib
 from ..errors import ConfigError, TaskError
 from ..events import EncodedEvent
-from ..services import InMemoryServices
+from ..services import EMhubServices, InMemoryServices
 from ..task import Task
 
 log = logging.getLogger("emworker.local")
@@ -85,7 +85,7 @@ class LocalTaskSource:
         self.writer = JsonLinesWriter(events if events is not None else sys.stdout)
         records, emhub = read_tasks_file(self.path)
         self._records = records
-        self.services = InMemoryServices(
+        self.services: EMhubServices = InMemoryServices(
             configs=emhub.get("config", {}), sessions=emhub.get("sessions", []),
             users={int(k): v for k, v in emhub.get("session_users", {}).items()},
             resources=emhub.get("resources", []), on_update=self._session_updated)

@@ -1,6 +1,7 @@
+from emworker_echo.plugin import EchoHandler
+
 from emhub_worker_core.execution import Outcome
 from emhub_worker_core.testing import run_handler
-from emworker_echo.plugin import EchoHandler
 
 
 def test_echo_sends_repeat_messages_then_done() -> None:

@@ -1,8 +1,9 @@
 from pathlib import Path
 
+from emworker_myplugin.plugin import MyPluginHandler
+
 from emhub_worker_core.execution import Outcome
 from emhub_worker_core.testing import run_handler
-from emworker_myplugin.plugin import MyPluginHandler
 
 
 def test_counts_files_then_done(tmp_path: Path) -> None:
