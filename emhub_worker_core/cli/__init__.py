@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 
 from .. import __version__, exitcodes
 from ..errors import EmworkerError
-from . import config_cmd, plugins_cmd, run_cmd, status_cmd
+from . import check_cmd, config_cmd, plugins_cmd, run_cmd, status_cmd
 
 log = logging.getLogger("emworker")
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins_cmd.add_parser(commands)
     status_cmd.add_parser(commands)
     config_cmd.add_parser(commands)
+    check_cmd.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,141 @@
+"""``emworker check``: is this worker ready to run? Claims no task.
+
+Checks, in order: the configuration (file and key named on error), every plugin (loaded,
+conflicts, disabled), the state folder (writable), EMhub (reachable, TLS, credentials
+accepted, this worker's name registered). Prints one line per check; the exit code is
+that of the most serious failure (3 configuration, 4 credentials or name, 5 plugins,
+1 anything else), 0 when all pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+
+from .. import exitcodes
+from ..config import Config, load_config
+from ..errors import AuthenticationError, ConfigError, EmworkerError
+from ..logs import setup_logging
+from ..plugins import STATUS_DISABLED, STATUS_OK, load_plugins
+from ..state import default_state_dir
+
+SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    code: int = exitcodes.ERROR  # exit code when this check failed
+    warning: bool = False
+
+
+def add_parser(commands: Any) -> None:
+    check = commands.add_parser("check", help="check configuration, plugins and EMhub; "
+                                              "claims no task")
+    check.add_argument("--no-emhub", action="store_true",
+                       help="skip the EMhub checks (for a machine that only runs --local)")
+    check.set_defaults(func=cmd_check)
+
+
+def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return None, [Check("configuration", False, str(exc), exitcodes.CONFIG)]
+    where = str(config.path) if config.path else "no file (defaults and environment)"
+    checks = [Check("configuration", True, where)]
+    checks += [Check("configuration", False, line, exitcodes.CONFIG) for line in config.unknown]
+    return config, checks
+
+
+def check_plugins(config: Config) -> list[Check]:
+    plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
+                                   pins=config.get("plugins", "pins") or {})
+    checks = []
+    for info in plugins.listing():
+        label = f"plugin {info.name}"
+        if info.status == STATUS_OK:
+            checks.append(Check(label, True, f"{info.distribution} {info.version}: "
+                                             f"{', '.join(info.tasks) or 'no tasks'}"))
+        elif info.status == STATUS_DISABLED:
+            checks.append(Check(label, True, "disabled by configuration", warning=True))
+        else:
+            checks.append(Check(label, False, f"{info.status}: {info.error}",
+                                exitcodes.PLUGINS))
+    for key, plugin in router.unused_pins.items():
+        checks.append(Check("plugin pins", False, f"{key} = {plugin}: no such claim",
+                            exitcodes.CONFIG))
+    if not plugins.infos:
+        checks.append(Check("plugins", False, "no plugin installed: this worker can run "
+                                              "no task", exitcodes.PLUGINS))
+    return checks
+
+
+def check_state_dir(config: Config) -> Check:
+    configured = config.get("worker", "state_dir")
+    directory = Path(configured) if configured else default_state_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".check-"):
+            pass
+    except OSError as exc:
+        return Check("state folder", False, f"{directory}: not writable: {exc.strerror}")
+    return Check("state folder", True, f"{directory} is writable")
+
+
+def check_emhub(config: Config) -> list[Check]:
+    section = config.section("emhub")
+    if not section.get("url"):
+        return [Check("EMhub", False, "no EMhub configured ([emhub] url or EMHUB_SERVER_URL)",
+                      exitcodes.CONFIG)]
+    from ..emhub import probe  # the EMhub client, only when there is a server to ask
+
+    name = config.get("worker", "name") or socket.gethostname()
+    checks = []
+    for label, ok, detail in probe(section, name, os.environ):
+        failed_code = exitcodes.AUTH if label in ("credentials", "worker name") \
+            else exitcodes.ERROR
+        checks.append(Check(f"EMhub {label}", ok, detail, failed_code))
+    return checks
+
+
+def guarded(step: str, fn: Callable[[], list[Check]]) -> list[Check]:
+    try:
+        return fn()
+    except AuthenticationError as exc:
+        return [Check(step, False, str(exc), exitcodes.AUTH)]
+    except EmworkerError as exc:
+        return [Check(step, False, str(exc), exitcodes.exit_code_for(exc))]
+    except Exception as exc:  # a check must report, not crash
+        return [Check(step, False, f"{type(exc).__name__}: {exc}")]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "WARNING")
+    config, checks = check_config(args)
+    if config is not None:
+        checks += guarded("plugins", lambda: check_plugins(config))
+        checks.append(check_state_dir(config))
+        if not args.no_emhub:
+            checks += guarded("EMhub", lambda: check_emhub(config))
+    console = Console(highlight=False, soft_wrap=True)
+    for check in checks:
+        mark = "[yellow]![/]" if check.ok and check.warning else \
+            ("[green]ok[/]" if check.ok else "[red]FAIL[/]")
+        console.print(f"{mark} {check.name}: ", end="")
+        console.print(check.detail, markup=False)
+    failed = [c for c in checks if not c.ok]
+    if not failed:
+        console.print("all checks passed")
+        return exitcodes.OK
+    console.print(f"{len(failed)} check(s) failed", markup=False)
+    return min((c.code for c in failed), key=SEVERITY.index)

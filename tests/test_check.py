@@ -1,0 +1,67 @@
+"""``emworker check`` fails clearly on each broken set-up (EMhub cases: test_check_emhub)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def check(env: dict[str, str], config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
+                           "check", *extra], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_broken_plugin_fails_check_with_exit_5(worker_env: dict[str, str],
+                                               tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n')
+    result = check(worker_env, config, "--no-emhub")
+    assert result.returncode == 5, result.stdout
+    assert "FAIL plugin broken: failed: import failed" in result.stdout
+    assert "ok plugin echo" in result.stdout
+
+
+def test_disabled_broken_plugin_passes(worker_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n'
+                      '[plugins]\ndisable = ["broken"]\n')
+    result = check(worker_env, config, "--no-emhub")
+    assert result.returncode == 0, result.stdout
+    assert "plugin broken: disabled by configuration" in result.stdout
+
+
+def test_bad_config_names_file_and_key(worker_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[emhub]\ntimeout = "soon"\n')
+    result = check(worker_env, config)
+    assert result.returncode == 3
+    assert f"FAIL configuration: {config}: emhub.timeout: expected" in result.stdout
+
+
+def test_unknown_key_and_unused_pin_fail(worker_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path}"\nnmae = "typo"\n'
+                      '[plugins]\ndisable = ["broken"]\npins = { echoo = "echo" }\n')
+    result = check(worker_env, config, "--no-emhub")
+    assert result.returncode == 3
+    assert f"{config}: worker.nmae: unknown key" in result.stdout
+    assert "FAIL plugin pins: echoo = echo: no such claim" in result.stdout
+
+
+def test_unwritable_state_folder(worker_env: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{blocker / "state"}"\n'
+                      '[plugins]\ndisable = ["broken"]\n')
+    result = check(worker_env, config, "--no-emhub")
+    assert result.returncode == 1 and "FAIL state folder" in result.stdout
+
+
+def test_no_emhub_configured(worker_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path}"\n[plugins]\ndisable = ["broken"]\n')
+    result = check(worker_env, config)
+    assert result.returncode == 3 and "FAIL EMhub: no EMhub configured" in result.stdout
