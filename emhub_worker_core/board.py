@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from .events import EncodedEvent
+from .logs import STDERR_CONSOLE
 from .routing import Claim
 from .task import Task
 
@@ -18,7 +19,7 @@ class TaskBoard:
     """Event observer that keeps one row per task: plugin, events sent, last event."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or STDERR_CONSOLE
         self.rows: dict[str, dict[str, Any]] = {}
         self._live: Optional[Live] = None
 

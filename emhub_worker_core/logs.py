@@ -10,6 +10,9 @@ from rich.logging import RichHandler
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+#: The stderr console shared by log records and live displays, so they do not collide.
+STDERR_CONSOLE = Console(stderr=True)
+
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
@@ -23,7 +26,7 @@ def setup_logging(level: str = "INFO") -> None:
     output: logging.Handler
     if stderr_is_terminal():
         # markup=False: log messages carry file names and server text we do not control
-        output = RichHandler(console=Console(stderr=True), markup=False, show_path=False)
+        output = RichHandler(console=STDERR_CONSOLE, markup=False, show_path=False)
         output.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     else:
         output = logging.StreamHandler(sys.stderr)
