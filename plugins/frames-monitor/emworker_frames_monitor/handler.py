@@ -1,0 +1,69 @@
+"""The ``frames-monitor`` task: scan the frames root every period, report what changed."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from emhub_worker_core import TaskHandler
+
+from .report import SendPolicy, disk_usage, snapshot_event, snapshot_key
+from .scanner import RootUnavailable, TreeScanner
+from .settings import FramesSettings, load_settings
+
+
+class FramesMonitorHandler(TaskHandler):
+    """Never finishes on its own: a missing root or a failed scan is an error event, and
+    the next period tries again. Only a setting that can never work ends the task."""
+
+    interval = 30.0
+
+    def setup(self) -> None:
+        self.settings: FramesSettings = load_settings(self.args, self.config, self.emhub)
+        self.interval = self.settings.period
+        self.root = str(self.settings.root)
+        self.scanner = TreeScanner(self.root, self.settings.movie_rule,
+                                   hot_window=self.settings.hot_window)
+        self.policy = SendPolicy(self.settings.heartbeat, self.context.clock)
+        self.logger.info("monitoring %s (root from %s) every %.0f s", self.root,
+                         self.settings.root_source, self.settings.period)
+
+    def process(self) -> None:
+        started = time.monotonic()
+        try:
+            self._check_mounted()
+            result = self.scanner.scan()
+            usage = disk_usage(self.root)
+        except RootUnavailable as exc:
+            self._send_error(str(exc))
+            return
+        except Exception as exc:  # a bug or an odd filesystem: report it, try again next period
+            self.logger.exception("scan of %s failed", self.root)
+            self._send_error(f"{type(exc).__name__}: {exc}", exc)
+            return
+        for problem in result.problems:
+            self.logger.warning("%s", problem)
+        event = snapshot_event(self.root, result.entries, usage, result.problems,
+                               time.monotonic() - started)
+        reason = self.policy.reason(snapshot_key(event), is_error=False)
+        self.logger.debug("scan: %s; send: %s", result.stats, reason)
+        if reason is not None:
+            self.update({**event, "reason": reason})
+
+    def _check_mounted(self) -> None:
+        # An unmounted share leaves an empty mount-point folder: that must not read as
+        # "all sessions are gone".
+        if self.settings.expect_mount and not os.path.ismount(self.root):
+            raise RootUnavailable(f"frames root {self.root} is not mounted")
+
+    def _send_error(self, message: str, exc: BaseException | None = None) -> None:
+        reason = self.policy.reason(("error", message), is_error=True)
+        if reason is None:
+            return
+        fields: dict[str, Any] = {"maxlen": 2, "root": self.root, "reason": reason}
+        if exc is not None:
+            self.report_error(exc, **fields)
+        else:
+            self.logger.error("%s", message)
+            self.update({**fields, "error": message})

@@ -1,0 +1,48 @@
+"""Which file names are movies: one configurable rule, shared by scanner and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+#: EPU's ``*_fractions.tiff`` and ``*_EER.eer`` end in these too, so they are covered;
+#: ``.mrc``/``.mrcs`` are Falcon stacks (``*_Fractions.mrc``), ``.tif`` other cameras.
+DEFAULT_MOVIE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".eer", ".mrc", ".mrcs")
+#: Gain references share the movies' suffixes (``*gain*.mrc``, ``*_gain.tiff``) but are not movies.
+DEFAULT_MOVIE_EXCLUDES: tuple[str, ...] = ("gain",)
+
+
+@dataclass(frozen=True)
+class MovieRule:
+    """A name is a movie if it ends with one of ``suffixes``, is not hidden (temp files of
+    EPU/rsync start with a dot) and contains none of ``excludes``. Case-insensitive."""
+
+    suffixes: tuple[str, ...] = DEFAULT_MOVIE_SUFFIXES
+    excludes: tuple[str, ...] = DEFAULT_MOVIE_EXCLUDES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suffixes", tuple(s.lower() for s in self.suffixes))
+        object.__setattr__(self, "excludes", tuple(s.lower() for s in self.excludes))
+
+    def __call__(self, name: str) -> bool:
+        lowered = name.lower()
+        if not lowered.endswith(self.suffixes) or name.startswith("."):
+            return False
+        return not any(word in lowered for word in self.excludes)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "MovieRule":
+        """Build from ``movie_suffixes`` / ``movie_excludes`` config lists (defaults if unset)."""
+        suffixes = _str_list(config.get("movie_suffixes"), "movie_suffixes",
+                             DEFAULT_MOVIE_SUFFIXES)
+        excludes = _str_list(config.get("movie_excludes"), "movie_excludes",
+                             DEFAULT_MOVIE_EXCLUDES)
+        return cls(suffixes, excludes)
+
+
+def _str_list(value: Any, key: str, default: Sequence[str]) -> tuple[str, ...]:
+    if value is None:
+        return tuple(default)
+    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{key} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)

@@ -1,0 +1,64 @@
+"""What to send and when: a full snapshot first, then on change, and as a heartbeat."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Callable, Hashable, List, Optional
+
+from .scanner import Entry
+
+#: Disk usage moves whenever anything on that disk is written; a change smaller than
+#: this fraction of the disk is not a reason to send (it goes out with the next event).
+USAGE_STEP = 0.001
+#: At most this many problem lines (unreadable folders, loops) in one event.
+MAX_PROBLEMS = 20
+
+
+def disk_usage(root: str) -> dict[str, int]:
+    usage = shutil.disk_usage(root)
+    return {"total": usage.total, "used": usage.used}
+
+
+def snapshot_event(root: str, entries: List[Entry], usage: dict[str, int],
+                   problems: List[str], elapsed: float) -> dict[str, Any]:
+    """The event EMhub's "Worker Frames" page reads (``entries``/``usage`` become JSON)."""
+    event: dict[str, Any] = {"maxlen": 2, "root": root,
+                             "entries": [e.as_event() for e in entries],
+                             "usage": usage, "elapsed": round(elapsed, 3)}
+    if problems:
+        event["problems"] = problems[:MAX_PROBLEMS]
+    return event
+
+
+def snapshot_key(event: dict[str, Any]) -> Hashable:
+    """What must differ for a snapshot to count as a change (not timing, not tiny usage drift)."""
+    usage = event["usage"]
+    step = max(1, int(usage["total"] * USAGE_STEP))
+    entries = tuple(tuple(sorted(e.items())) for e in event["entries"])
+    return ("snapshot", entries, usage["total"], usage["used"] // step,
+            tuple(event.get("problems", ())))
+
+
+class SendPolicy:
+    """Decides whether an event goes out; returns the reason, or None to stay quiet."""
+
+    def __init__(self, heartbeat: float, clock: Callable[[], float]) -> None:
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self._last_key: Optional[Hashable] = None
+        self._last_was_error = False
+        self._last_sent = 0.0
+
+    def reason(self, key: Hashable, is_error: bool) -> Optional[str]:
+        now = self.clock()
+        if self._last_key is None:
+            reason: Optional[str] = "first"
+        elif key != self._last_key:
+            reason = "recovered" if self._last_was_error and not is_error else "change"
+        elif now - self._last_sent >= self.heartbeat:
+            reason = "heartbeat"
+        else:
+            reason = None
+        if reason is not None:
+            self._last_key, self._last_was_error, self._last_sent = key, is_error, now
+        return reason
