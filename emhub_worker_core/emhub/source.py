@@ -1,0 +1,230 @@
+"""EMhub as the host's task source, and EMhub's services for handlers.
+
+The poll loop: on start, connect (log in, ``connect_worker``) and resume this worker's
+pending tasks; then long-poll ``get_new_tasks`` (read timeout above EMhub's 60 s hold),
+and every ``pending_recheck`` seconds ask ``get_pending_tasks`` again, because a poll the
+client gave up on can still receive a task on the server, which then sits pending and
+would otherwise be stranded. A task whose ``done`` this process delivered is never
+returned again, so a stale pending list cannot start a finished task twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, List, Mapping
+
+from ..errors import AuthenticationError, EMhubError, ServerError, TaskError
+from ..events import EncodedEvent
+from ..runner import Runner
+from ..services import JSON
+from ..task import Task
+from .backoff import Backoff, OutageLog
+from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
+from .retry import Retrier, is_retryable
+from .settings import SERVER_POLL_BLOCK, EMhubSettings
+from .specs import worker_specs
+
+log = logging.getLogger("emworker.emhub")
+
+FINISHED_MEMORY = 10_000  # ids of finished tasks remembered against stale pending lists
+
+
+class EMhubServices:
+    """What handlers may ask of EMhub (``handler.emhub``); each call retried within bounds."""
+
+    def __init__(self, source: EMhubTaskSource) -> None:
+        self._source = source
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        return self._source.bounded(what, fn)
+
+    def request_config(self, name: str) -> JSON:
+        return dict(self._call(f"get_config {name}", lambda: self._source.client.get_config(name)))
+
+    def get_session(self, session_id: int) -> JSON:
+        client = self._source.client
+        return dict(self._call(f"get_session {session_id}",
+                               lambda: client.get_session(session_id)))
+
+    def get_session_users(self, session_id: int) -> JSON:
+        client = self._source.client
+        return dict(self._call(f"get_session_users {session_id}",
+                               lambda: client.get_session_users(session_id)))
+
+    def get_resources(self) -> List[JSON]:
+        return list(self._call("get_resources", self._source.client.get_resources))
+
+    def update_session_extra(self, session_id: int, extra: Mapping[str, Any]) -> JSON:
+        client = self._source.client
+        return dict(self._call(f"update_session_extra {session_id}",
+                               lambda: client.update_session_extra(session_id, extra)))
+
+
+class EMhubTaskSource:
+    """Tasks from one EMhub server for one registered worker name."""
+
+    name = "emhub"
+
+    def __init__(self, client: EMhubClient, settings: EMhubSettings, *,
+                 runner: Runner | None = None, clock: Callable[[], float] = time.monotonic,
+                 rand: Callable[[], float] = random.random,
+                 outage: OutageLog | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.runner = runner
+        self.clock = clock
+        self.outage = outage or OutageLog(clock=clock)
+        self.retrier = Retrier(self.outage, settings.retry_max_delay, clock, rand,
+                               on_token_rejected=self._token_rejected)
+        self.services = EMhubServices(self)
+        self._stop = threading.Event()
+        self._specs: dict[str, Any] = {}
+        self._connect_lock = threading.Lock()
+        self._need_connect = True
+        self._next_pending_check = 0.0  # 0: check at once (start-up resumes pending tasks)
+        self._poll_backoff = Backoff(cap=settings.retry_max_delay, rand=rand)
+        self._seen: set[str] = set()
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._finished_lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def worker(self) -> str:
+        return self.client.worker
+
+    def _token_rejected(self) -> None:
+        self._need_connect = True
+
+    def connect(self) -> None:
+        """Log in and ``connect_worker`` (once, whichever thread gets here first)."""
+        with self._connect_lock:
+            if not self._need_connect:
+                return
+            self.client.login()
+            self.client.connect_worker(self._specs)
+            self._need_connect = False
+            log.info("connected to EMhub %s as worker %s", self.settings.url, self.worker)
+
+    def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
+        """Connect, retrying until it works or ``stop``; AuthenticationError is fatal."""
+        self._stop = stop
+        self._specs = worker_specs(specs, self.runner)
+        try:
+            self.retrier.call("connect", self.connect, window=None, stop=stop)
+        except AuthenticationError:
+            raise
+        except EMhubError:
+            if not stop.is_set():
+                raise
+            log.info("stopped before EMhub could be reached")
+
+    def bounded(self, what: str, fn: Callable[[], Any]) -> Any:
+        """A handler's call: reconnect if needed, retry within a bounded window."""
+        # Shutting down: a couple of quick tries, then the task stays pending on the server.
+        window = 5.0 if self._stop.is_set() else max(120.0, 2 * self.settings.retry_max_delay)
+
+        def attempt() -> Any:
+            if self._need_connect:
+                self.connect()
+            return fn()
+        return self.retrier.call(what, attempt, window=window)
+
+    # -- tasks --------------------------------------------------------------------------------
+    def poll(self, stop: threading.Event) -> list[Task]:
+        """One round: pending tasks when a re-check is due, else one long poll."""
+        if stop.is_set():
+            return []
+        try:
+            if self._need_connect:
+                self.connect()
+            records: list[JSON] = []
+            if self.clock() >= self._next_pending_check:
+                records = self.client.get_pending_tasks()
+                self._next_pending_check = self.clock() + self.settings.pending_recheck
+                tasks = self._accept(records, "pending")
+                if tasks:  # start them now, not after a long poll
+                    self._succeeded()
+                    return tasks
+            tasks = self._accept(self.client.get_new_tasks(), "new")
+            self._succeeded()
+            return tasks
+        except PollTimeout as exc:
+            # Only a problem when the timeout is above EMhub's own 60 s hold.
+            level = logging.WARNING if self.settings.poll_timeout > SERVER_POLL_BLOCK + 5 \
+                else logging.DEBUG
+            log.log(level, "%s", exc)
+            return []
+        except AuthenticationError:
+            raise
+        except EMhubError as exc:
+            if not is_retryable(exc) or isinstance(exc, ServerBusy) and "NOGROUP" in str(exc):
+                self._need_connect = True  # an unexpected answer: connect afresh next time
+            self.retrier.failed("poll", exc)
+            self.retrier.wait(self._poll_backoff.next_delay(), stop)
+            return []
+
+    def _succeeded(self) -> None:
+        self._poll_backoff.reset()
+        self.outage.success()
+
+    def _accept(self, records: list[JSON], kind: str) -> list[Task]:
+        tasks = []
+        for record in records:
+            try:
+                task = Task.from_json(record)
+            except TaskError as exc:
+                self._reject(record, exc)
+                continue
+            if self.is_finished(task.id):
+                continue  # a pending list read before our `done` arrived
+            if task.id not in self._seen:
+                self._seen.add(task.id)
+                how = "resuming pending" if kind == "pending" else "received"
+                log.info("%s task %s (%s)", how, task.id, task.name)
+            tasks.append(task)
+        return tasks
+
+    def _reject(self, record: Any, exc: TaskError) -> None:
+        """A malformed task: report it on the task when it has an id, and go on."""
+        task_id = record.get("id") if isinstance(record, Mapping) else None
+        log.error("malformed task from EMhub: %s", exc)
+        if not isinstance(task_id, str) or not task_id or self.is_finished(task_id):
+            return
+        try:
+            self.send(Task(task_id, str(record.get("name") or "?")),
+                      {"error": f"malformed task: {exc}", "done": 1})
+        except EMhubError as send_exc:
+            log.error("could not report malformed task %s: %s", task_id, send_exc)
+
+    def is_finished(self, task_id: str) -> bool:
+        with self._finished_lock:
+            return task_id in self._finished
+
+    def send(self, task: Task, event: EncodedEvent) -> None:
+        """Deliver one event, retried within bounds; raises when it cannot."""
+        try:
+            self.bounded(f"update_task {task.id}",
+                         lambda: self.client.update_task(task.id, event))
+        except ServerError as exc:
+            log.error("task %s: event not stored: %s", task.id, exc)
+            raise
+        if "done" in event:
+            with self._finished_lock:
+                self._finished[task.id] = None
+                while len(self._finished) > FINISHED_MEMORY:
+                    self._finished.popitem(last=False)
+
+    @property
+    def exhausted(self) -> bool:
+        return False  # EMhub may always send another task
+
+    def close(self) -> None:
+        self.retrier.closed.set()
+        self.client.close()
+
+
+__all__ = ["EMhubServices", "EMhubTaskSource", "TokenRejected"]
