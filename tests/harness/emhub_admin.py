@@ -77,15 +77,23 @@ class AdminClient:
     def delete_task(self, worker: str, task_id: str) -> None:
         self.call("delete_task", {"attrs": {"worker": worker, "task_id": task_id}}, "task")
 
-    def task_history(self, task_id: str) -> list[dict[str, str]]:
-        """The task's events, oldest first, without the ``created`` entry."""
+    def task_events(self, task_id: str) -> list[tuple[str, dict[str, str]]]:
+        """``(event id, event)`` pairs, oldest first, without the ``created`` entry.
+
+        Event ids are Redis stream ids, ``"<unix ms>-<seq>"``: they order events of
+        different tasks in time."""
         reply = self.http.get(f"{self.url}/get_content", timeout=self.timeout,
                               params={"content_id": "task_history", "task_id": task_id})
         if reply.status_code != 200:
             raise EMhubAdminError(f"task history {task_id}: HTTP {reply.status_code}")
-        events = [json.loads(body) for _event_id, body in _HISTORY_ROW.findall(reply.text)]
+        events = [(event_id, json.loads(body))
+                  for event_id, body in _HISTORY_ROW.findall(reply.text)]
         events.reverse()  # the page shows the newest first
-        return [e for e in events if set(e) != {"created"}]
+        return [(i, e) for i, e in events if set(e) != {"created"}]
+
+    def task_history(self, task_id: str) -> list[dict[str, str]]:
+        """The task's events, oldest first, without the ``created`` entry."""
+        return [event for _id, event in self.task_events(task_id)]
 
     def all_tasks(self, worker: str) -> list[dict[str, Any]]:
         """Every task of every worker, as get_all_tasks returns them."""

@@ -160,6 +160,20 @@ class EMhubServer:
         self.start_redis()
         self.start_emhub()
         atexit.register(self.stop)
+        self.preconnect_workers()
+
+    def preconnect_workers(self) -> None:
+        """``connect_worker`` every test worker once, as if each had run before.
+
+        EMhub creates a worker's consumer group at the stream's *end* on the first
+        connect, so a task created before a worker's very first connect is never
+        delivered. In a facility every worker has connected long ago; tests may then
+        create tasks before starting their worker, as happens after a worker restart."""
+        with self.admin() as admin:
+            for worker in self.workers:
+                admin.call("connect_worker", {"attrs": {
+                    "worker": worker, "specs": {"harness": "registered, not yet run"}}},
+                    "token")
 
     # -- processes ----------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None
