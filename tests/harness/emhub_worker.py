@@ -101,5 +101,7 @@ class WorkerProcess:
         self.wait_log("connected to EMhub", timeout)
 
     def wait_log(self, text: str, timeout: float = 60.0) -> str:
-        return wait_for(lambda: text in self.log_text() and self.log_text(),
-                        f"{text!r} in the worker log", timeout, log=self.log)
+        def found() -> str:
+            log = self.log_text()
+            return log if text in log else ""
+        return wait_for(found, f"{text!r} in the worker log", timeout, log=self.log)
