@@ -1,0 +1,104 @@
+"""The transfer manifest: an append-only JSON-lines log kept in the destination.
+
+A file counts as transferred only once its ``copied`` record is in the manifest, and a
+movie's source is removed only after that record is on disk. Files found in the
+destination without a record are not trusted (they are copied again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+MANIFEST_DIR = ".emworker-transfer"
+MANIFEST_NAME = "manifest.jsonl"
+
+
+@dataclass
+class Entry:
+    path: str        # relative to the session folders
+    size: int
+    mtime_ns: int
+    sha256: str
+    movie: bool
+    at: float        # when it was verified (our clock)
+    moved: bool = False  # the source was removed (movies only)
+
+    @property
+    def mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+class Manifest:
+    def __init__(self, dest: Path) -> None:
+        self.path = dest / MANIFEST_DIR / MANIFEST_NAME
+        self.entries: dict[str, Entry] = {}
+        self._fd: int | None = None
+        self._dirty = False
+
+    def open(self) -> None:
+        """Read what is recorded (a torn last line is ignored) and open for appending."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.entries.clear()
+        if self.path.exists():
+            for record in _records(self.path):
+                self._apply(record)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def is_open_here(self) -> bool:
+        """False when the destination was removed or replaced under us."""
+        if self._fd is None:
+            return False
+        try:
+            return os.fstat(self._fd).st_ino == os.stat(self.path).st_ino
+        except OSError:
+            return False
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        kind = record.pop("op", "")
+        if kind == "copied":
+            self.entries[record["path"]] = Entry(**record)
+        elif kind == "moved" and record.get("path") in self.entries:
+            self.entries[record["path"]].moved = True
+
+    def add(self, entry: Entry) -> None:
+        self.entries[entry.path] = entry
+        self._append({"op": "copied", **asdict(entry)})
+
+    def mark_moved(self, rel: str) -> None:
+        self.entries[rel].moved = True
+        self._append({"op": "moved", "path": rel})
+
+    def _append(self, record: dict[str, Any]) -> None:
+        assert self._fd is not None, "manifest not open"
+        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        self._dirty = True
+
+    def sync(self) -> None:
+        """Make every appended record durable (one fsync per batch, not per file)."""
+        if self._fd is not None and self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                self.sync()
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash: that file was never counted
+            if isinstance(record, dict) and isinstance(record.get("path"), str):
+                yield record

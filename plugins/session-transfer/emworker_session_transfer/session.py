@@ -1,0 +1,69 @@
+"""What a task needs from EMhub and config: the session's folders and roots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from emhub_worker_core.services import EMhubServices
+
+from .paths import PathRefused, SessionPaths, session_paths
+from .settings import TransferSettings
+
+
+@dataclass(frozen=True)
+class SessionTarget:
+    session_id: int | None
+    paths: SessionPaths
+    frames_root: Path
+    raw_root: Path
+    raw_extra: dict[str, Any]   # the session's current extra.raw (kept keys are merged)
+
+
+def _roots(settings: TransferSettings, sconfig: Mapping[str, Any]) -> tuple[Path, Path]:
+    raw_cfg = sconfig.get("raw") or {}
+    frames_root = settings.frames_root or raw_cfg.get("root_frames") or ""
+    raw_root = settings.raw_root or raw_cfg.get("root") or ""
+    if not frames_root or not raw_root:
+        raise PathRefused("no frames/raw roots: set frames_root and raw_root in "
+                          "[plugins.session-transfer] or raw.root_frames/raw.root in EMhub's "
+                          "sessions config")
+    return Path(frames_root), Path(raw_root)
+
+
+def resolve_target(args: Mapping[str, Any], settings: TransferSettings,
+                   emhub: EMhubServices) -> SessionTarget:
+    """Session, users, sessions config and resource -> confined source and destination."""
+    session_id = int(args["session_id"]) if args.get("session_id") not in (None, "") else None
+    explicit = bool(args.get("frames")) and bool(args.get("raw"))
+    if session_id is None and not explicit:
+        raise PathRefused("session_id is required (or both frames and raw)")
+    need_config = not (settings.frames_root and settings.raw_root)
+    sconfig = emhub.request_config("sessions") if need_config else {}
+    frames_root, raw_root = _roots(settings, sconfig)
+    session: dict[str, Any] | None = None
+    users: dict[str, Any] | None = None
+    microscope = ""
+    if session_id is not None:
+        session = emhub.get_session(session_id)
+    if session is not None and not explicit:
+        users = emhub.get_session_users(session_id)  # type: ignore[arg-type]
+        if not users:
+            raise PathRefused(f"no users information for session {session_id}")
+        microscope = _microscope(session, emhub)
+    paths = session_paths(args=args, session=session, users=users, microscope=microscope,
+                          layout=settings.layout, frames_root=frames_root, raw_root=raw_root)
+    raw_extra = dict(((session or {}).get("extra") or {}).get("raw") or {})
+    return SessionTarget(session_id, paths, frames_root, raw_root, raw_extra)
+
+
+def _microscope(session: Mapping[str, Any], emhub: EMhubServices) -> str:
+    resource = session.get("resource")
+    if isinstance(resource, Mapping) and resource.get("name"):
+        return str(resource["name"])
+    resource_id = session.get("resource_id")
+    for item in emhub.get_resources():
+        if item.get("id") == resource_id:
+            return str(item.get("name"))
+    raise PathRefused(f"session {session.get('id')}: resource {resource_id!r} not found")

@@ -1,0 +1,61 @@
+"""The plugin's configuration (``[plugins.session-transfer]``), checked once per task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from emhub_worker_core.errors import ConfigError
+
+DEFAULT_LAYOUT = "{group}/{microscope}/{year}/raw/EPU/{user}/{date}_{microscope}_{short_name}"
+# One predicate for "movie" (moved, counted); the original had two that disagreed.
+DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    frames_root: str = ""            # else EMhub config sessions: raw.root_frames
+    raw_root: str = ""               # else EMhub config sessions: raw.root
+    layout: str = DEFAULT_LAYOUT
+    quiet_seconds: float = 60.0      # a file is settled after this long unchanged
+    workers: int = 4                 # copies running at once
+    batch: int = 32                  # files per batch; EMhub is updated after each
+    chunk_kib: int = 8192
+    verify: str = "reread"           # "reread": hash the destination again; "size": size only
+    period: float = 60.0             # seconds between scans when idle
+    stop_after_idle: float = 3 * DAY  # no new file for this long: the session is over
+    stop_after: float = 5 * DAY      # hard cap from the first file
+    retry_seconds: float = 30.0      # first wait after a destination error (doubles)
+    retry_max_seconds: float = 900.0
+    movie_suffixes: tuple[str, ...] = DEFAULT_MOVIE_SUFFIXES
+    test_chunk_delay: float = 0.0    # tests only: sleep per chunk to widen a crash window
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TransferSettings:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(config) - known
+        if unknown:
+            raise ConfigError(f"[plugins.session-transfer]: unknown key(s) {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in config.items():
+            default = getattr(cls, key)
+            try:
+                if isinstance(default, tuple):
+                    values[key] = tuple(str(v) for v in value)
+                elif isinstance(default, bool):
+                    values[key] = bool(value)
+                else:
+                    values[key] = type(default)(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"[plugins.session-transfer] {key}: bad value {value!r}") \
+                    from None
+        settings = cls(**values)
+        if settings.verify not in ("reread", "size"):
+            raise ConfigError("[plugins.session-transfer] verify: 'reread' or 'size'")
+        if settings.workers < 1 or settings.batch < 1 or settings.chunk_kib < 4:
+            raise ConfigError("[plugins.session-transfer]: workers/batch >= 1, chunk_kib >= 4")
+        return settings
+
+    def is_movie(self, rel_path: str) -> bool:
+        return rel_path.endswith(self.movie_suffixes)
