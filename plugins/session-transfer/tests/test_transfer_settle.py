@@ -1,0 +1,113 @@
+"""Settling rules: growing files, future mtimes, vanishing files."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from emworker_session_transfer import engine as engine_module
+from emworker_session_transfer.engine import SessionTransfer
+from emworker_session_transfer.settings import TransferSettings
+from emworker_session_transfer.settle import SettleTracker
+from emworker_session_transfer.testkit import FakeClock, write
+
+
+def test_tracker_needs_quiet_period_and_refreshes_on_change() -> None:
+    tracker = SettleTracker(quiet_seconds=60)
+    assert not tracker.observe("a", 10, 1, now=0)
+    assert not tracker.observe("a", 10, 1, now=59)
+    assert tracker.observe("a", 10, 1, now=60)
+    assert not tracker.observe("a", 20, 2, now=61)     # changed: record refreshed
+    assert not tracker.observe("a", 20, 2, now=120)
+    assert tracker.observe("a", 20, 2, now=121)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> SessionTransfer:
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "raw").mkdir()
+    clock = FakeClock()
+    eng = SessionTransfer(tmp_path / "frames", tmp_path / "raw" / "s", tmp_path / "raw",
+                          TransferSettings(quiet_seconds=30), clock, __import__("logging")
+                          .getLogger("t"))
+    eng.open()
+    yield eng
+    eng.close()
+
+
+def names(ready: list) -> list[str]:  # type: ignore[type-arg]
+    return [c.rel for c in ready]
+
+
+def test_growing_file_is_transferred_once_it_settles(engine: SessionTransfer) -> None:
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    movie = engine.frames / "FoilHole_1_fractions.tiff"
+    write(movie, 1000)
+    for size in (2000, 3000, 4000):          # written to across many scans
+        assert engine.scan() == ([], 1)
+        clock.advance(40)
+        write(movie, size)
+    assert engine.scan() == ([], 1)          # last change seen now
+    clock.advance(29)
+    assert engine.scan() == ([], 1)
+    clock.advance(1)
+    ready, pending = engine.scan()
+    assert names(ready) == ["FoilHole_1_fractions.tiff"] and ready[0].size == 4000
+    result = engine.transfer(ready, lambda f, m: None)
+    assert result.new_files == 1 and not movie.exists()
+    assert (engine.dest / movie.name).stat().st_size == 4000
+
+
+def test_future_mtime_does_not_block_or_hurry(engine: SessionTransfer) -> None:
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    path = engine.frames / "a.xml"
+    write(path, 100)
+    future = time.time() + 86400
+    os.utime(path, (future, future))
+    assert engine.scan() == ([], 1)           # a future mtime is not "old enough"
+    clock.advance(30)
+    assert names(engine.scan()[0]) == ["a.xml"]
+
+
+def test_vanished_file_is_forgotten(engine: SessionTransfer) -> None:
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    write(engine.frames / "tmp.xml", 100)
+    assert engine.scan() == ([], 1)
+    (engine.frames / "tmp.xml").unlink()
+    clock.advance(60)
+    assert engine.scan() == ([], 0)
+    assert engine.settle.pending == 0
+
+
+def test_vanished_between_listing_and_stat(engine: SessionTransfer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    write(engine.frames / "gone.xml", 100)
+    write(engine.frames / "kept.xml", 100)
+    real = os.lstat
+
+    def lstat(path: str) -> os.stat_result:
+        if str(path).endswith("gone.xml"):
+            raise FileNotFoundError(path)
+        return real(path)
+    monkeypatch.setattr(engine_module.os, "lstat", lstat)
+    assert engine.scan() == ([], 1)
+
+
+def test_vanished_after_settling_is_skipped_without_error(engine: SessionTransfer) -> None:
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    write(engine.frames / "x.jpg", 100)
+    engine.scan()
+    clock.advance(30)
+    ready, _ = engine.scan()
+    (engine.frames / "x.jpg").unlink()
+    result = engine.transfer(ready, lambda f, m: None)
+    assert result.new_files == 0 and result.errors == []
+    assert not list(engine.dest.glob("*x.jpg*"))
+
+
+def test_hidden_and_symlinked_files_are_ignored(engine: SessionTransfer) -> None:
+    write(engine.frames / ".FoilHole_1_fractions.tiff.AbC123", 100)
+    (engine.frames / "link.xml").symlink_to("/etc/passwd")
+    assert engine.scan() == ([], 0)
