@@ -46,20 +46,18 @@ def _hash_file(path: Path, chunk: int) -> str:
             digest.update(fh.read())
             return digest.hexdigest()
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
+            with memoryview(mapped) as view:
                 for offset in range(0, size, chunk):
-                    digest.update(view[offset:offset + chunk])
-            finally:
-                view.release()
+                    with view[offset:offset + chunk] as part:
+                        digest.update(part)
     return digest.hexdigest()
 
 
 def _write_all(fd: int, data: memoryview | bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    total, done = len(data), 0
+    while done < total:
+        with memoryview(data)[done:] as rest:
+            done += os.write(fd, rest)
 
 
 def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, delay: float) -> str:
@@ -76,10 +74,9 @@ def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, delay: float) ->
         view = memoryview(mapped)
         try:
             for offset in range(0, size, chunk):
-                part = view[offset:offset + chunk]
-                digest.update(part)
-                _write_all(dst_fd, part)
-                part.release()
+                with view[offset:offset + chunk] as part:  # released even on errors
+                    digest.update(part)
+                    _write_all(dst_fd, part)
                 if delay:
                     time.sleep(delay)
         finally:

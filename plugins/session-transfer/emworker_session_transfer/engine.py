@@ -175,8 +175,13 @@ class SessionTransfer:
                 continue
             entry = Entry(cand.rel, done.size, done.mtime_ns, done.sha256,
                           self.settings.is_movie(cand.rel), self.clock())
-            self.manifest.add(entry)
             self.settle.forget(cand.rel)
+            try:
+                self.manifest.add(entry)
+            except OSError as exc:  # unrecorded: not trusted, copied again later
+                self.manifest.entries.pop(cand.rel, None)
+                result.errors.append(f"recording {cand.rel}: {exc}")
+                continue
             copied.append(entry)
         if not copied:
             return 0, 0

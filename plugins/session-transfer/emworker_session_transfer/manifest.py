@@ -7,6 +7,7 @@ destination without a record are not trusted (they are copied again).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -46,7 +47,8 @@ class Manifest:
         if self.path.exists():
             for record in _records(self.path):
                 self._apply(record)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        _cut_torn_tail(self._fd)
 
     def is_open_here(self) -> bool:
         """False when the destination was removed or replaced under us."""
@@ -74,7 +76,14 @@ class Manifest:
 
     def _append(self, record: dict[str, Any]) -> None:
         assert self._fd is not None, "manifest not open"
-        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        end = os.fstat(self._fd).st_size
+        try:
+            if os.write(self._fd, line) != len(line):  # a full disk writes part of it
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            os.ftruncate(self._fd, end)  # never leave half a record for the next one
+            raise
         self._dirty = True
 
     def sync(self) -> None:
@@ -102,3 +111,13 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # a line torn by a crash: that file was never counted
             if isinstance(record, dict) and isinstance(record.get("path"), str):
                 yield record
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Drop a last line a crash left unfinished, so the next record starts clean."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = max(0, size - (1 << 20))
+    tail = os.pread(fd, size - start, start)
+    os.ftruncate(fd, start + tail.rfind(b"\n") + 1 if b"\n" in tail else start)
