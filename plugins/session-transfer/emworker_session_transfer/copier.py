@@ -8,6 +8,7 @@ the bytes to us, so they cannot give the checksum that the copy is made from.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import mmap
@@ -36,11 +37,11 @@ class Copied:
     sha256: str
 
 
-def _hash_file(path: Path, chunk: int) -> str:
+def _hash_file(path: Path, chunk: int, from_storage: bool = False) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        if hasattr(os, "posix_fadvise"):  # drop our clean pages: read back from storage
+        if from_storage and hasattr(os, "posix_fadvise"):  # drop clean pages: read the disk
             os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         if size < _MMAP_MIN:
             digest.update(fh.read())
@@ -85,8 +86,12 @@ def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, delay: float) ->
 
 
 def copy_verified(src: Path, dst: Path, *, chunk: int = 8 << 20, verify: str = "reread",
-                  delay: float = 0.0) -> Copied:
-    """Copy ``src`` to ``dst`` durably and checked; ``dst`` appears only when complete."""
+                  durable: bool = True, delay: float = 0.0) -> Copied:
+    """Copy ``src`` to ``dst`` and check it; ``dst`` appears only when complete.
+
+    ``durable=False`` skips the per-file fsync: the caller syncs the filesystem once for
+    a batch of small files before it records any of them.
+    """
     try:
         src_fd = os.open(src, os.O_RDONLY)
     except FileNotFoundError:
@@ -102,7 +107,8 @@ def copy_verified(src: Path, dst: Path, *, chunk: int = 8 << 20, verify: str = "
             sha = _copy_into(src_fd, before.st_size, dst_fd, chunk, delay)
             os.fchmod(dst_fd, before.st_mode & 0o7777)
             os.utime(dst_fd, ns=(before.st_atime_ns, before.st_mtime_ns))
-            os.fsync(dst_fd)
+            if durable:
+                os.fsync(dst_fd)
         except (SourceGone, DestinationError):
             raise
         except OSError as exc:
@@ -130,7 +136,8 @@ def _check(temp: Path, size: int, sha: str, chunk: int, verify: str) -> None:
         actual = os.stat(temp).st_size
         if actual != size:
             raise DestinationError(errno.EIO, f"{temp}: {actual} bytes written, {size} expected")
-        if verify == "reread" and _hash_file(temp, chunk) != sha:
+        if verify in ("reread", "storage") and \
+                _hash_file(temp, chunk, from_storage=verify == "storage") != sha:
             raise DestinationError(errno.EIO, f"{temp}: checksum differs after writing")
     except DestinationError:
         raise
@@ -143,5 +150,18 @@ def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush the filesystem holding ``path`` (``syncfs``; ``sync`` where it is missing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs {path}")
+    except AttributeError:
+        os.sync()
     finally:
         os.close(fd)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .copier import TEMP_PREFIX, Copied, DestinationError, SourceGone, copy_verified, fsync_dir
+from .copier import (TEMP_PREFIX, Copied, DestinationError, SourceGone, copy_verified,
+                     fsync_dir, sync_filesystem)
 from .manifest import MANIFEST_DIR, Entry, Manifest
 from .settings import TransferSettings
 from .settle import SettleTracker
@@ -158,48 +159,47 @@ class SessionTransfer:
                 result.errors.append(f"cannot create {target.parent}: {exc.strerror}")
                 break
             folders.add(target.parent)
+            durable = self.settings.is_movie(cand.rel) or \
+                cand.size >= self.settings.durable_min_bytes
             jobs.append((cand, self.pool.submit(
                 copy_verified, self.frames / cand.rel, target, chunk=chunk,
-                verify=self.settings.verify, delay=self.settings.test_chunk_delay)))
-        copied: list[Entry] = []
+                verify=self.settings.verify, durable=durable,
+                delay=self.settings.test_chunk_delay)))
+        verified: list[Entry] = []
         for cand, future in jobs:
+            self.settle.forget(cand.rel)
             try:
                 done = future.result()
             except SourceGone as exc:
                 self.logger.info("not copied now: %s", exc)
-                self.settle.forget(cand.rel)
                 continue
             except DestinationError as exc:
                 result.errors.append(str(exc))
-                self.settle.forget(cand.rel)
                 continue
-            entry = Entry(cand.rel, done.size, done.mtime_ns, done.sha256,
-                          self.settings.is_movie(cand.rel), self.clock())
-            self.settle.forget(cand.rel)
-            try:
-                self.manifest.add(entry)
-            except OSError as exc:  # unrecorded: not trusted, copied again later
-                self.manifest.entries.pop(cand.rel, None)
-                result.errors.append(f"recording {cand.rel}: {exc}")
-                continue
-            copied.append(entry)
-        if not copied:
+            verified.append(Entry(cand.rel, done.size, done.mtime_ns, done.sha256,
+                                  self.settings.is_movie(cand.rel), self.clock()))
+        if not verified:
             return 0, 0
-        try:  # renames and records on disk before any source is touched
+        recorded: list[Entry] = []
+        try:  # data and renames on disk before a record; records before any source removal
+            sync_filesystem(self.dest)
             for folder in folders:
                 fsync_dir(folder)
+            for entry in verified:
+                self.manifest.add(entry)
+                recorded.append(entry)
             self.manifest.sync()
-            for entry in copied:
+            for entry in recorded:
                 if entry.movie:
                     self._remove_source(entry)
             self.manifest.sync()
-        except OSError as exc:
+        except OSError as exc:  # unrecorded copies are not trusted: copied again later
             result.errors.append(f"recording the batch in {self.manifest.path}: {exc}")
             self.manifest.close()  # reopened (and re-read) on the next pass
         self.last_activity = self.clock()
         if self.first_activity is None:
             self.first_activity = self.last_activity
-        return len(copied), sum(1 for e in copied if e.movie)
+        return len(recorded), sum(1 for e in recorded if e.movie)
 
     # -- the end --------------------------------------------------------------------------
     def remove_empty_folders(self) -> int:

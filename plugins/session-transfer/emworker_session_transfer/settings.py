@@ -22,7 +22,10 @@ class TransferSettings:
     workers: int = 4                 # copies running at once
     batch: int = 32                  # files per batch; EMhub is updated after each
     chunk_kib: int = 8192
-    verify: str = "reread"           # "reread": hash the destination again; "size": size only
+    # "reread": hash the written file again (through the page cache); "storage": drop the
+    # cached pages first so the hash is of what storage returns; "size": size only.
+    verify: str = "reread"
+    durable_min_bytes: int = 1 << 20  # smaller files: one filesystem sync per batch
     period: float = 60.0             # seconds between scans when idle
     stop_after_idle: float = 3 * DAY  # no new file for this long: the session is over
     stop_after: float = 5 * DAY      # hard cap from the first file
@@ -51,8 +54,8 @@ class TransferSettings:
                 raise ConfigError(f"[plugins.session-transfer] {key}: bad value {value!r}") \
                     from None
         settings = cls(**values)
-        if settings.verify not in ("reread", "size"):
-            raise ConfigError("[plugins.session-transfer] verify: 'reread' or 'size'")
+        if settings.verify not in ("reread", "storage", "size"):
+            raise ConfigError("[plugins.session-transfer] verify: 'reread', 'storage' or 'size'")
         if settings.workers < 1 or settings.batch < 1 or settings.chunk_kib < 4:
             raise ConfigError("[plugins.session-transfer]: workers/batch >= 1, chunk_kib >= 4")
         return settings

@@ -138,8 +138,8 @@ def test_corrupt_copy_is_not_trusted(tree: Tree, monkeypatch: pytest.MonkeyPatch
     state = {"corrupt": True}
     real = copier._hash_file
 
-    def bad_hash(path: Path, chunk: int) -> str:
-        return "0" * 64 if state["corrupt"] else real(path, chunk)
+    def bad_hash(path: Path, chunk: int, from_storage: bool = False) -> str:
+        return "0" * 64 if state["corrupt"] else real(path, chunk, from_storage)
     monkeypatch.setattr(copier, "_hash_file", bad_hash)
     result, backoffs = run_with_fault(tree, 1, lambda: state.update(corrupt=False))
     assert "checksum differs" in backoffs[0]
