@@ -96,7 +96,7 @@ def original(src: Path, dst: Path) -> None:
 
 def ours(verify: str) -> Callable[[Path, Path], None]:
     def run(src: Path, dst: Path) -> None:
-        settings = TransferSettings(quiet_seconds=0, workers=4, batch=256, verify=verify)
+        settings = TransferSettings(quiet_seconds=0, verify=verify)  # defaults otherwise
         engine = SessionTransfer(src, dst, dst.parent, settings, time.monotonic,
                                  logging.getLogger("bench"))
         try:
@@ -115,7 +115,8 @@ METHODS: dict[str, Callable[[Path, Path], None]] = {
     "cp -r": cp_r, "rsync -a": rsync_a, "original": original,
     "ours": ours("reread"), "ours-storage": ours("storage"), "ours-size": ours("size"),
 }
-DESTRUCTIVE = {"original", "ours", "ours-storage", "ours-size"}  # they move movies out of the source
+# These move movies out of their source: they run on a fresh copy of it.
+DESTRUCTIVE = {"original", "ours", "ours-storage", "ours-size"}
 
 
 def size_of(path: Path) -> int:

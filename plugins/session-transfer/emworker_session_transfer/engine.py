@@ -13,10 +13,17 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .copier import (TEMP_PREFIX, Copied, DestinationError, SourceGone, copy_verified,
-                     fsync_dir, sync_filesystem)
+from .copier import (
+    TEMP_PREFIX,
+    Copied,
+    DestinationError,
+    SourceGone,
+    copy_verified,
+    fsync_dir,
+    sync_filesystem,
+)
 from .manifest import MANIFEST_DIR, Entry, Manifest
 from .settings import TransferSettings
 from .settle import SettleTracker
@@ -107,25 +114,13 @@ class SessionTransfer:
         now = self.clock()
         present: list[str] = []
         ready: list[Candidate] = []
-        for folder, dirs, names in os.walk(self.frames):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if name.startswith("."):  # EPU/rsync temporary files
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    st = os.lstat(path)
-                except FileNotFoundError:
-                    continue  # vanished between listing and stat
-                if not os.path.isfile(path) or os.path.islink(path):
-                    continue
-                rel = os.path.relpath(path, self.frames)
-                done = self.manifest.entries.get(rel)
-                if done is not None and (done.size, done.mtime_ns) == (st.st_size, st.st_mtime_ns):
-                    continue
-                present.append(rel)
-                if self.settle.observe(rel, st.st_size, st.st_mtime_ns, now):
-                    ready.append(Candidate(rel, st.st_size, st.st_mtime_ns))
+        for rel, st in _walk_files(self.frames):
+            done = self.manifest.entries.get(rel)
+            if done is not None and (done.size, done.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                continue
+            present.append(rel)
+            if self.settle.observe(rel, st.st_size, st.st_mtime_ns, now):
+                ready.append(Candidate(rel, st.st_size, st.st_mtime_ns))
         self.settle.keep_only(present)
         if present:
             self.last_activity = now
@@ -153,12 +148,13 @@ class SessionTransfer:
         jobs: list[tuple[Candidate, Future[Copied]]] = []
         for cand in batch:
             target = self.dest / cand.rel
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                result.errors.append(f"cannot create {target.parent}: {exc.strerror}")
-                break
-            folders.add(target.parent)
+            if target.parent not in folders:
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    result.errors.append(f"cannot create {target.parent}: {exc.strerror}")
+                    break
+                folders.add(target.parent)
             durable = self.settings.is_movie(cand.rel) or \
                 cand.size >= self.settings.durable_min_bytes
             jobs.append((cand, self.pool.submit(
@@ -215,3 +211,30 @@ class SessionTransfer:
 
     def dest_files(self) -> list[Entry]:
         return [e for e in self.manifest.entries.values() if e.path != MANIFEST_DIR]
+
+
+def _walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, lstat) of the regular files under ``root``, hidden ones left out.
+
+    Symlinks are not followed (a link could point outside the roots); entries that vanish
+    between listing and stat (EPU's temporary files) are skipped.
+    """
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(root / rel_dir) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            continue  # missing (not created yet) or vanished
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    yield rel, entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue

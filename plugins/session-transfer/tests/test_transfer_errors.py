@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from emhub_worker_core.testing import run_handler
 from emworker_session_transfer import copier
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.testkit import (FakeClock, Tree, fast_config, session_services,
-                                               sha256)
+from emworker_session_transfer.testkit import FakeClock, Tree, fast_config, session_services, sha256
+
+from emhub_worker_core.testing import run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}
 

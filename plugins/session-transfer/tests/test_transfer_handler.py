@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emworker_session_transfer.testkit import FakeClock, Tree, fast_config, session_services, sha256
-from emhub_worker_core.testing import run_handler
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
+from emworker_session_transfer.testkit import FakeClock, Tree, fast_config, session_services, sha256
+
+from emhub_worker_core.testing import run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from emhub_worker_core.testing import run_handler
 from emworker_session_transfer.handler import TransferHandler
-from emworker_session_transfer.paths import (PathRefused, confine, layout_path, safe_component,
-                                             session_date, short_name, user_folder)
+from emworker_session_transfer.paths import (
+    PathRefused,
+    confine,
+    layout_path,
+    safe_component,
+    session_date,
+    short_name,
+    user_folder,
+)
 from emworker_session_transfer.settings import DEFAULT_LAYOUT
 from emworker_session_transfer.testkit import Tree, fast_config, session_services
+
+from emhub_worker_core.testing import run_handler
 
 
 def test_names() -> None:

@@ -85,14 +85,35 @@ def test_vanished_between_listing_and_stat(engine: SessionTransfer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     write(engine.frames / "gone.xml", 100)
     write(engine.frames / "kept.xml", 100)
-    real = os.lstat
+    real_scandir = os.scandir
 
-    def lstat(path: str) -> os.stat_result:
-        if str(path).endswith("gone.xml"):
-            raise FileNotFoundError(path)
-        return real(path)
-    monkeypatch.setattr(engine_module.os, "lstat", lstat)
+    class Vanishing:
+        """A directory entry whose file is deleted right after the listing."""
+
+        def __init__(self, entry: os.DirEntry) -> None:  # type: ignore[type-arg]
+            self._entry, self.name = entry, entry.name
+
+        def is_dir(self, follow_symlinks: bool = True) -> bool:
+            return False
+
+        def is_file(self, follow_symlinks: bool = True) -> bool:
+            return True
+
+        def stat(self, follow_symlinks: bool = True) -> os.stat_result:
+            raise FileNotFoundError(self._entry.path)
+
+    class Listing:
+        def __init__(self, path: Path) -> None:
+            self._it = real_scandir(path)
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return [Vanishing(e) if e.name == "gone.xml" else e for e in self._it]
+
+        def __exit__(self, *exc: object) -> None:
+            self._it.close()
+    monkeypatch.setattr(engine_module.os, "scandir", Listing)
     assert engine.scan() == ([], 1)
+    assert engine.settle.pending == 1
 
 
 def test_vanished_after_settling_is_skipped_without_error(engine: SessionTransfer) -> None:
