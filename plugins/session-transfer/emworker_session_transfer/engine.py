@@ -13,7 +13,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 from .copier import (
     TEMP_PREFIX,
@@ -27,6 +27,8 @@ from .copier import (
 from .manifest import MANIFEST_DIR, Entry, Manifest
 from .settings import TransferSettings
 from .settle import SettleTracker
+
+Logger = Union["logging.LoggerAdapter[logging.Logger]", logging.Logger]
 
 
 @dataclass
@@ -46,8 +48,7 @@ class StepResult:
 
 class SessionTransfer:
     def __init__(self, frames: Path, dest: Path, dest_root: Path, settings: TransferSettings,
-                 clock: Callable[[], float], logger: logging.LoggerAdapter | logging.Logger
-                 ) -> None:  # type: ignore[type-arg]
+                 clock: Callable[[], float], logger: Logger) -> None:
         self.frames, self.dest, self.dest_root = frames, dest, dest_root
         self.settings, self.clock, self.logger = settings, clock, logger
         self.settle = SettleTracker(settings.quiet_seconds)
