@@ -64,12 +64,13 @@ class TransferHandler(TaskHandler):
             self._back_off("; ".join(step.errors[:3]))
             return
         self.retry = 0.0
-        if step.new_files:
+        if step.new_files:  # more may be waiting: look again at once
             self.interval = 0.0
-            return
-        self.interval = min(self.settings.period, self.settings.quiet_seconds) if pending \
-            else self.settings.period
-        if not pending and self._session_over():
+        elif pending:
+            self.interval = min(self.settings.period, self.settings.quiet_seconds)
+        else:
+            self.interval = self.settings.period
+        if self._session_over(pending):
             self._finish()
 
     def _back_off(self, message: str) -> None:
@@ -80,10 +81,11 @@ class TransferHandler(TaskHandler):
         self.logger.warning("destination problem, retry in %.0f s: %s", self.retry, message)
         self.update({"error": f"destination problem: {message}", "retry_in": int(self.retry)})
 
-    def _session_over(self) -> bool:
+    def _session_over(self, pending: int) -> bool:
+        """Idle long enough with nothing settling, or past the hard cap whatever arrives."""
         assert self.engine is not None
         now = self.context.clock()
-        if now - self.engine.last_activity >= self.settings.stop_after_idle:
+        if not pending and now - self.engine.last_activity >= self.settings.stop_after_idle:
             return True
         first = self.engine.first_activity
         return first is not None and now - first >= self.settings.stop_after

@@ -143,3 +143,35 @@ def test_no_session_for_explicit_paths(tree: Tree, tmp_path: Path) -> None:
     assert result.last["done"] == 1 and "error" not in result.last
     for rel, digest in tree.files.items():
         assert sha256(tree.raw_root / "out" / rel) == digest
+
+
+def test_hard_cap_stops_a_session_that_never_goes_quiet(tree: Tree) -> None:
+    """New files keep coming; the task still ends stop_after seconds after the first."""
+    from emworker_session_transfer.testkit import write
+
+    clock = FakeClock()
+
+    class Busy(TransferHandler):
+        def process(self) -> None:
+            write(tree.frames / "late" / f"extra_{self.count}.xml", 100)
+            super().process()
+
+    services = session_services(tree.frames_root, tree.raw_root)
+    result = run_handler(Busy, TASK, iterations=500, services=services, clock=TickingClock(clock),
+                         config=fast_config(quiet_seconds=1, stop_after_idle=10_000,
+                                            stop_after=60))
+    assert result.outcome.value == "done" and result.last["done"] == 1
+    assert result.handler.count < 500
+    assert (tree.frames / "late").exists()  # what arrived at the end is left in place
+    for rel, digest in tree.files.items():
+        assert sha256(tree.dest / rel) == digest
+
+
+def test_idle_rule_waits_for_the_quiet_period(tree: Tree) -> None:
+    """Nothing new after the transfer: done only once stop_after_idle has passed."""
+    clock = FakeClock()
+    result, _ = run(tree, clock, iterations=None, quiet_seconds=1, stop_after_idle=20)
+    last_transfer = max(i for i, e in enumerate(result.events) if "new_files" in e)
+    steps_after = result.handler.count
+    assert result.last["done"] == 1 and last_transfer < len(result.events) - 1
+    assert steps_after > 20 / 0.5 / 2  # the clock ticked through the idle period first
