@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from emworker_session_transfer.manifest import MANIFEST_DIR
@@ -18,10 +20,24 @@ from emworker_session_transfer.testkit import make_session, sha256
 REPO = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture
+def session_frames(emhub_server) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    """The session's frames folder; it and the raw tree are removed afterwards, since the
+    roots are shared with other tests of the same server."""
+    frames = emhub_server.frames_root / short_name(emhub_server.transfer_session["name"])
+    try:
+        yield frames
+    finally:
+        shutil.rmtree(frames, ignore_errors=True)
+        shutil.rmtree(emhub_server.raw_root / emhub_server.transfer_session["group"],
+                      ignore_errors=True)
+
+
 @pytest.mark.emhub
-def test_transfer_task_moves_files_and_fills_extra_raw(emhub_server, tmp_path: Path) -> None:
+def test_transfer_task_moves_files_and_fills_extra_raw(emhub_server, session_frames: Path,
+                                                       tmp_path: Path) -> None:
     session = emhub_server.transfer_session
-    frames = emhub_server.frames_root / short_name(session["name"])
+    frames = session_frames
     files = make_session(frames, movies=2, movie_size=1 << 20)
     config = emhub_server.worker_config(
         tmp_path / "worker.toml", "transfer.test",
