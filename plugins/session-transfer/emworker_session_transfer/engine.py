@@ -127,14 +127,21 @@ class SessionTransfer:
             self.last_activity = now
         return ready, len(present) - len(ready)
 
-    def transfer(self, ready: list[Candidate], on_batch: Callable[[int, int], None]
-                 ) -> StepResult:
-        """Copy ``ready`` files in batches; ``on_batch(new_files, new_movies)`` after each."""
+    def transfer(self, ready: list[Candidate], on_batch: Callable[[int, int], None],
+                 stopping: Callable[[], bool] = lambda: False) -> StepResult:
+        """Copy ``ready`` files in batches; ``on_batch(new_files, new_movies)`` after each.
+
+        ``stopping`` is polled between files: copies not started yet are dropped, the
+        ones under way finish and are recorded, so a shutdown waits for little.
+        """
         result = StepResult()
         if not self.manifest.is_open_here():
             self.open()
         for start in range(0, len(ready), self.settings.batch):
-            files, movies = self._batch(ready[start:start + self.settings.batch], result)
+            if stopping():
+                break
+            files, movies = self._batch(ready[start:start + self.settings.batch], result,
+                                        stopping)
             result.new_files += files
             result.new_movies += movies
             if files:
@@ -143,7 +150,8 @@ class SessionTransfer:
                 break  # the destination is in trouble: back off, keep the rest for later
         return result
 
-    def _batch(self, batch: list[Candidate], result: StepResult) -> tuple[int, int]:
+    def _batch(self, batch: list[Candidate], result: StepResult,
+               stopping: Callable[[], bool]) -> tuple[int, int]:
         chunk = self.settings.chunk_kib * 1024
         folders: set[Path] = set()
         jobs: list[tuple[Candidate, Future[Copied]]] = []
@@ -165,6 +173,8 @@ class SessionTransfer:
         verified: list[Entry] = []
         for cand, future in jobs:
             self.settle.forget(cand.rel)
+            if stopping() and future.cancel():
+                continue
             try:
                 done = future.result()
             except SourceGone as exc:

@@ -56,7 +56,7 @@ class TransferHandler(TaskHandler):
                 self._opened = True
                 self._publish()
             ready, pending = self.engine.scan()
-            step = self.engine.transfer(ready, self._progress)
+            step = self.engine.transfer(ready, self._progress, lambda: self.stopping)
         except DestinationError as exc:
             self._back_off(str(exc))
             return

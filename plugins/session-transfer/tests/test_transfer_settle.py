@@ -132,3 +132,22 @@ def test_hidden_and_symlinked_files_are_ignored(engine: SessionTransfer) -> None
     write(engine.frames / ".FoilHole_1_fractions.tiff.AbC123", 100)
     (engine.frames / "link.xml").symlink_to("/etc/passwd")
     assert engine.scan() == ([], 0)
+
+
+def test_stop_request_drops_copies_not_started(engine: SessionTransfer) -> None:
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    for i in range(40):
+        write(engine.frames / f"f{i:02d}.xml", 100)
+    engine.scan()
+    clock.advance(30)
+    ready, _ = engine.scan()
+    calls = {"n": 0}
+
+    def stopping() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+    result = engine.transfer(ready, lambda f, m: None, stopping)
+    assert result.new_files < 40
+    recorded = set(engine.manifest.entries)
+    on_disk = {p.name for p in engine.dest.iterdir() if p.is_file()}
+    assert recorded == on_disk  # whatever was copied is recorded, nothing half done
