@@ -16,7 +16,7 @@ done
 .venv/bin/python examples/make_demo.py .demo
 .venv/bin/emworker plugins list
 status=0
-.venv/bin/emworker --config .demo/config.toml run --local .demo/tasks.toml \
+.venv/bin/emworker --config .demo/config.toml run --local .demo/tasks.toml --iterations 16 \
     --events .demo/events.jsonl || status=$?
 .venv/bin/python examples/summarize_events.py .demo/events.jsonl
 exit $status

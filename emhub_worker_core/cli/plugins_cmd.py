@@ -40,5 +40,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                       ", ".join(info.tasks) or "-",
                       f"[{colours.get(info.status, 'white')}]{info.status}[/]",
                       info.error or "", )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log: do not squeeze the table to 80 columns
+        console = Console(width=200)
+    console.print(table)
     return 0
