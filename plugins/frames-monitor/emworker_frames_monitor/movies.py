@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 #: EPU's ``*_fractions.tiff`` and ``*_EER.eer`` end in these too, so they are covered;
@@ -19,15 +19,18 @@ class MovieRule:
 
     suffixes: tuple[str, ...] = DEFAULT_MOVIE_SUFFIXES
     excludes: tuple[str, ...] = DEFAULT_MOVIE_EXCLUDES
+    _tail: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suffixes", tuple(s.lower() for s in self.suffixes))
         object.__setattr__(self, "excludes", tuple(s.lower() for s in self.excludes))
+        object.__setattr__(self, "_tail", max((len(s) for s in self.suffixes), default=0))
 
     def __call__(self, name: str) -> bool:
-        lowered = name.lower()
-        if not lowered.endswith(self.suffixes) or name.startswith("."):
+        # Called once per file: lower-case only the tail first (most files are not movies).
+        if not name[-self._tail:].lower().endswith(self.suffixes) or name.startswith("."):
             return False
+        lowered = name.lower()
         return not any(word in lowered for word in self.excludes)
 
     @classmethod
