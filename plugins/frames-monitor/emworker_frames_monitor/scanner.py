@@ -135,19 +135,26 @@ class TreeScanner:
             root_stat = self._stat(self.root)
             if not stat_mod.S_ISDIR(root_stat.st_mode):
                 raise RootUnavailable(f"frames root {self.root} is not a directory")
+            walk.visited.add((root_stat.st_dev, root_stat.st_ino))
             with self._listdir(self.root) as listing:
-                items = list(listing)
+                # Entries are used while the listing is open: their stat() needs its fd.
+                entries, top = self._scan_top(walk, listing)
         except RootUnavailable:
             raise
         except OSError as exc:
             raise RootUnavailable(f"frames root {self.root} cannot be listed: "
                                   f"{exc.strerror or exc}") from exc
-        walk.visited.add((root_stat.st_dev, root_stat.st_ino))
+        self._top = top
+        entries.sort(key=lambda e: e.name)
+        return ScanResult(entries, walk.stats, walk.problems)
+
+    def _scan_top(self, walk: _Walk, listing: Iterable[Any]
+                  ) -> Tuple[List[Entry], Dict[str, Optional[DirNode]]]:
         # The root is listed every time: it is small, and its loose files are reported one
         # by one (the only files whose names are kept, and only for this scan).
         entries: List[Entry] = []
         top: Dict[str, Optional[DirNode]] = {}
-        for item in items:
+        for item in listing:
             name = item.name
             try:
                 if item.is_dir(follow_symlinks=False):
@@ -167,9 +174,7 @@ class TreeScanner:
                 continue  # vanished between listing and stat
             except OSError as exc:
                 walk.problem(os.path.join(self.root, name), exc)
-        self._top = top
-        entries.sort(key=lambda e: e.name)
-        return ScanResult(entries, walk.stats, walk.problems)
+        return entries, top
 
     def node_count(self) -> int:
         """Directories remembered (the scanner's memory is proportional to this)."""
