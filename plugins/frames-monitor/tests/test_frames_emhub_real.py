@@ -1,0 +1,51 @@
+"""frames-monitor against the real EMhub: root from EMhub's sessions config, events in history."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.harness.emhub_server import EMhubServer
+from tests.harness.emhub_worker import WorkerProcess, wait_for
+
+pytestmark = pytest.mark.emhub
+WORKER = "frames.test"
+
+
+def test_frames_task_reports_the_sessions_config_root(emhub_server: EMhubServer,
+                                                      tmp_path: Path) -> None:
+    root = emhub_server.frames_root
+    data = root / "S00301_grid1" / "Images-Disc1" / "GridSquare_1" / "Data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "FoilHole_1_Data_1_2_20240301_102001_fractions.tiff").write_bytes(b"\0" * 2048)
+    config = emhub_server.worker_config(
+        tmp_path / "frames.toml", WORKER,
+        "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
+    with emhub_server.admin() as admin, \
+            WorkerProcess(config, env, tmp_path / "worker.log").start() as worker:
+        task = admin.create_task(WORKER, "frames", {})
+        first = wait_for(lambda: admin.task_history(task), "first frames event", log=worker.log)
+        # A second movie, deep in the tree: the next event must count it.
+        (data / "FoilHole_2_Data_1_2_20240301_102002_fractions.tiff").write_bytes(b"\0" * 1024)
+
+        def two_movies() -> list[dict[str, str]]:
+            history = admin.task_history(task)
+            return [e for e in history if e.get("entries") and
+                    json.loads(e["entries"])[0]["movies"] == 2]
+
+        changed = wait_for(two_movies, "event with the new movie", log=worker.log)
+        assert admin.task_status(WORKER, task) == "pending"  # a monitor never finishes
+    event = first[0]
+    assert event["root"] == str(root) and event["reason"] == "first"
+    entries = json.loads(event["entries"])
+    assert entries == [{"name": "S00301_grid1", "type": "dir", "size": 2048,
+                        "ts": entries[0]["ts"], "movies": 1, "files": 1}]
+    usage = json.loads(event["usage"])
+    assert usage["total"] > 0 and usage["used"] > 0
+    session = json.loads(changed[-1]["entries"])[0]
+    assert (session["movies"], session["files"], session["size"]) == (2, 2, 3072)
+    assert changed[-1]["reason"] == "change"
