@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 from ..errors import AuthenticationError, EMhubError
 from .client import EMhubClient
 from .settings import EMhubSettings, load_settings
-from .source import EMhubServices, EMhubTaskSource
+from .source import EMhubTaskSource, RemoteServices
 
 
 def open_source(config_section: Mapping[str, Any], worker_name: str,
@@ -56,5 +56,5 @@ def probe(config_section: Mapping[str, Any], worker_name: str,
         client.close()
 
 
-__all__ = ["EMhubClient", "EMhubServices", "EMhubSettings", "EMhubTaskSource", "load_settings",
+__all__ = ["EMhubClient", "EMhubSettings", "EMhubTaskSource", "RemoteServices", "load_settings",
            "open_source", "probe"]

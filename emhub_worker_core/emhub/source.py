@@ -20,7 +20,7 @@ from typing import Any, Callable, List, Mapping
 from ..errors import AuthenticationError, EMhubError, ServerError, TaskError
 from ..events import EncodedEvent
 from ..runner import Runner
-from ..services import JSON
+from ..services import JSON, EMhubServices
 from ..task import Task
 from .backoff import Backoff, OutageLog
 from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
@@ -33,7 +33,7 @@ log = logging.getLogger("emworker.emhub")
 FINISHED_MEMORY = 10_000  # ids of finished tasks remembered against stale pending lists
 
 
-class EMhubServices:
+class RemoteServices:
     """What handlers may ask of EMhub (``handler.emhub``); each call retried within bounds."""
 
     def __init__(self, source: EMhubTaskSource) -> None:
@@ -80,7 +80,7 @@ class EMhubTaskSource:
         self.outage = outage or OutageLog(clock=clock)
         self.retrier = Retrier(self.outage, settings.retry_max_delay, clock, rand,
                                on_token_rejected=self._token_rejected)
-        self.services = EMhubServices(self)
+        self.services: EMhubServices = RemoteServices(self)
         self._stop = threading.Event()
         self._specs: dict[str, Any] = {}
         self._connect_lock = threading.Lock()
@@ -227,4 +227,4 @@ class EMhubTaskSource:
         self.client.close()
 
 
-__all__ = ["EMhubServices", "EMhubTaskSource", "TokenRejected"]
+__all__ = ["EMhubTaskSource", "RemoteServices", "TokenRejected"]
