@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
@@ -335,12 +336,15 @@ def main() -> None:
         print(json.dumps({"url": server.url, "user": server.user, "password": server.password,
                           "redis_port": server.redis_port, "run_dir": str(server.run_dir),
                           "workers": server.workers}, indent=1), flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        stopped = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopped.set())
+        while not stopped.wait(1):
+            pass
     finally:
         server.stop()
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     main()
     sys.exit(0)
