@@ -1,0 +1,90 @@
+"""The ``cluster-lsf`` task: every period, one event with the state of the chosen queues."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from emhub_worker_core import TaskHandler
+from emhub_worker_core.errors import CommandError
+
+from .lsf import LSFClient
+from .parse import LSFOutputError
+from .snapshot import Snapshot, take_snapshot
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+DEFAULTS: dict[str, Any] = {"pattern": "cryo", "queues": None, "period": 30.0, "timeout": 30.0}
+
+
+class BadArgs(ValueError):
+    """Task arguments the task cannot run with."""
+
+
+def read_settings(args: Any, config: Any) -> dict[str, Any]:
+    """Task args over plugin config over defaults, checked."""
+    merged = {key: args.get(key, config.get(key, default)) for key, default in DEFAULTS.items()}
+    queues = merged["queues"]
+    if queues is not None:
+        if isinstance(queues, str):
+            queues = [queues]
+        if not isinstance(queues, list) or not all(isinstance(q, str) and QUEUE_NAME.match(q)
+                                                   for q in queues):
+            raise BadArgs(f"queues must be a list of LSF queue names ({QUEUE_NAME.pattern}), "
+                          f"got {merged['queues']!r}")
+    merged["queues"] = queues
+    if not isinstance(merged["pattern"], str):
+        raise BadArgs(f"pattern must be a string, got {merged['pattern']!r}")
+    for key in ("period", "timeout"):
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise BadArgs(f"{key} must be a number of seconds >= 0, got {value!r}")
+        merged[key] = float(value)
+    if merged["timeout"] == 0:
+        raise BadArgs("timeout must be > 0")
+    return merged
+
+
+class ClusterLSFHandler(TaskHandler):
+    """Reads bqueues/bjobs/bhosts each period and sends ``{"maxlen": 2, "queues": ...}``."""
+
+    def setup(self) -> None:
+        self.bad_args: Optional[str] = None
+        self.last_queues: Optional[dict[str, Any]] = None
+        try:
+            self.settings = read_settings(self.args, self.config)
+        except BadArgs as exc:
+            self.bad_args = str(exc)
+            return
+        self.interval = self.settings["period"]
+        self.lsf = LSFClient(self.runner, self.settings["timeout"])
+
+    def process(self) -> None:
+        if self.bad_args is not None:
+            self.done(maxlen=2, error=self.bad_args)
+            return
+        try:
+            snap = take_snapshot(self.lsf, self.settings["queues"], self.settings["pattern"],
+                                 self.logger.warning)
+        except CommandError as exc:
+            self.send_error(f"{exc.command}: {exc.stderr.strip() or exc}")
+            return
+        except LSFOutputError as exc:  # messages already start with the command name
+            self.send_error(str(exc))
+            return
+        self.last_queues = snap.hosts
+        self.logger.info("sending %d hosts of %d queues", len(snap.hosts),
+                         len(snap.queue_status))
+        self.update(event_from(snap))
+
+    def send_error(self, message: str) -> None:
+        """One error event; the last good ``queues`` ride along so the page still renders."""
+        self.logger.error("%s", message)
+        self.update({"maxlen": 2, "error": message, "queues": self.last_queues})
+
+
+def event_from(snap: Snapshot) -> dict[str, Any]:
+    event: dict[str, Any] = {"maxlen": 2, "queues": snap.hosts, "pending": snap.pending,
+                             "queue_status": snap.queue_status}
+    if snap.notes:
+        event["notes"] = snap.notes
+    return event
