@@ -29,6 +29,8 @@ from typing import (Any, Callable, ContextManager, Dict, Iterable, Iterator, Lis
 
 ListFn = Callable[[str], ContextManager[Iterable[Any]]]  # path -> os.DirEntry-like items
 StatFn = Callable[..., os.stat_result]
+_FILE_TYPE_MASK = stat_mod.S_IFMT(0o177777)
+_REGULAR_FILE = stat_mod.S_IFREG
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -240,41 +242,38 @@ class _Walk:
         """Read a directory: totals of its files and the names of its subdirectories."""
         old_children = (old.children or {}) if old is not None else {}
         children: Dict[str, Optional[DirNode]] = {}
-        files = movies = size = 0
+        names: List[str] = []  # of this directory's files, for this call only
+        size = 0
         newest = 0.0
-        is_movie = self.s.is_movie
-        statted = 0
         try:
             with self.s._listdir(path) as listing:
-                for entry in listing:
+                for entry in listing:  # the hot loop of a full scan: kept minimal
                     try:
                         if entry.is_dir(follow_symlinks=False):
                             children[entry.name] = old_children.get(entry.name)
                             continue
-                        if not entry.is_file(follow_symlinks=False):
-                            continue  # symlinks, sockets, fifos: not data
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue  # written and removed (temp file) while we looked
                     except OSError as exc:
                         self.problem(os.path.join(path, entry.name), exc)
                         continue
-                    statted += 1
-                    files += 1
+                    if st.st_mode & _FILE_TYPE_MASK != _REGULAR_FILE:
+                        continue  # symlinks, sockets, fifos: not data
                     size += st.st_size
                     if st.st_mtime > newest:
                         newest = st.st_mtime
-                    if is_movie(entry.name):
-                        movies += 1
+                    names.append(entry.name)
         except FileNotFoundError:
             return DirNode(mtime_ns, Totals(), {}, readable=True)
         except OSError as exc:
             self.problem(path, exc)
             return DirNode(mtime_ns, Totals(), {}, readable=False)
         finally:
-            self.stats.files_statted += statted
+            self.stats.files_statted += len(names)
         self.stats.dirs_listed += 1
-        return DirNode(mtime_ns, Totals(files, movies, size, newest), children or None)
+        movies = sum(1 for name in names if self.s.is_movie(name))
+        return DirNode(mtime_ns, Totals(len(names), movies, size, newest), children or None)
 
 
 def _iter_nodes(children: Dict[str, Optional[DirNode]]) -> Iterator[DirNode]:
