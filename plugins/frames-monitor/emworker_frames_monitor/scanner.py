@@ -24,8 +24,19 @@ import os
 import stat as stat_mod
 import time
 from dataclasses import dataclass, field
-from typing import (Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple,
-                    Optional, Set, Tuple)
+from typing import (
+    Any,
+    Callable,
+    ContextManager,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Set,
+    Tuple,
+)
 
 ListFn = Callable[[str], ContextManager[Iterable[Any]]]  # path -> os.DirEntry-like items
 StatFn = Callable[..., os.stat_result]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emworker_frames_monitor.handler import FramesMonitorHandler
 
 from emhub_worker_core.testing import FakeEMhub, run_handler
-from emworker_frames_monitor.handler import FramesMonitorHandler
 
 
 class Clock:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from emworker_frames_monitor.movies import MovieRule
 from emworker_frames_monitor.scanner import RootUnavailable, TreeScanner, list_directory
 
