@@ -121,18 +121,19 @@ def select_hosts(tokens: list[str]) -> HostSelection:
     """Clean ``HOSTS:`` tokens: strip ``+pref`` and the group ``/``, sort out the keywords."""
     selection = HostSelection()
     for token in tokens:
-        if token == "none":
+        bare = token.split("+")[0]  # "others+1", "gpu04+2": the preference is not our business
+        if bare == "none":
             continue
-        if token in ("all", "others"):
+        if bare in ("all", "others"):
             # "others" is the hosts no other queue names; the whole cluster is a superset
             # and the UI only shows the hosts its layout names.
             selection.whole_cluster = True
             continue
         if token.startswith("~"):
-            selection.excluded.add(token[1:].split("+")[0].rstrip("/"))
+            selection.excluded.add(bare[1:].replace("/", ""))
             continue
-        name = token.split("+")[0].replace("/", "")
-        if token == "allremote" or "@" in token or not HOST_NAME.match(name):
+        name = bare.replace("/", "")
+        if bare == "allremote" or "@" in token or not HOST_NAME.match(name):
             selection.ignored.append(token)  # remote clusters and oddities are not ours
             continue
         if name not in selection.names:
