@@ -1,0 +1,13 @@
+"""Entry point of the ``cluster-slurm`` plugin."""
+
+from __future__ import annotations
+
+from emhub_worker_core import hookimpl
+from emhub_worker_core.hookspecs import RegisterTask
+
+from .handler import ClusterSlurmHandler
+
+
+@hookimpl
+def emworker_register_tasks(register: RegisterTask) -> None:
+    register("cluster-slurm", ClusterSlurmHandler)
