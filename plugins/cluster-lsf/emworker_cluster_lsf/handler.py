@@ -6,7 +6,7 @@ import re
 from typing import Any, Optional
 
 from emhub_worker_core import TaskHandler
-from emhub_worker_core.errors import CommandError
+from emhub_worker_core.errors import CommandError, CommandNotFound, CommandTimeout
 
 from .lsf import LSFClient
 from .parse import LSFOutputError
@@ -66,7 +66,7 @@ class ClusterLSFHandler(TaskHandler):
             snap = take_snapshot(self.lsf, self.settings["queues"], self.settings["pattern"],
                                  self.logger.warning)
         except CommandError as exc:
-            self.send_error(f"{exc.command}: {exc.stderr.strip() or exc}")
+            self.send_error(f"{exc.command}: {self.describe(exc)}")
             return
         except LSFOutputError as exc:  # messages already start with the command name
             self.send_error(str(exc))
@@ -75,6 +75,14 @@ class ClusterLSFHandler(TaskHandler):
         self.logger.info("sending %d hosts of %d queues", len(snap.hosts),
                          len(snap.queue_status))
         self.update(event_from(snap))
+
+    def describe(self, exc: CommandError) -> str:
+        """The reason part of ``<command>: <reason>`` (stderr when the command ran)."""
+        if isinstance(exc, CommandNotFound):
+            return f"command not found: {exc.argv[0]}"
+        if isinstance(exc, CommandTimeout):
+            return f"timed out after {self.settings['timeout']:g} s {exc.stderr.strip()}".strip()
+        return exc.stderr.strip() or str(exc)
 
     def send_error(self, message: str) -> None:
         """One error event; the last good ``queues`` ride along so the page still renders."""

@@ -128,7 +128,8 @@ def test_failure_keeps_last_good_queues_then_recovers() -> None:
     fake = FakeRunner({**good, "bqueues": bqueues, "bjobs": bjobs})
     run = run_handler(ClusterLSFHandler, TASK, iterations=4, runner=fake)
     assert [("error" in e) for e in run.events] == [False, True, True, False]
-    assert str(run.events[1]["error"]).startswith("bjobs -q cryo_gpu -u all")
+    assert str(run.events[1]["error"]) == ("bjobs -q cryo_gpu -u all -o user jobid stat job_name "
+                                           "queue exec_host -json: timed out after 30 s")
     assert str(run.events[2]["error"]).startswith("bjobs: output is not JSON")
     for event in run.events:
         assert json.loads(str(event["queues"])) == BUSY_QUEUES
