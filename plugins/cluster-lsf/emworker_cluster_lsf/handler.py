@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from emhub_worker_core import TaskHandler
 from emhub_worker_core.errors import CommandError, CommandNotFound, CommandTimeout
 
 from .lsf import LSFClient
-from .parse import LSFOutputError
+from .parse import SAFE_NAME, LSFOutputError
 from .snapshot import Snapshot, take_snapshot
 
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 DEFAULTS: dict[str, Any] = {"pattern": "cryo", "queues": None, "period": 30.0, "timeout": 30.0}
 
 
@@ -27,9 +25,9 @@ def read_settings(args: Any, config: Any) -> dict[str, Any]:
     if queues is not None:
         if isinstance(queues, str):
             queues = [queues]
-        if not isinstance(queues, list) or not all(isinstance(q, str) and QUEUE_NAME.match(q)
+        if not isinstance(queues, list) or not all(isinstance(q, str) and SAFE_NAME.match(q)
                                                    for q in queues):
-            raise BadArgs(f"queues must be a list of LSF queue names ({QUEUE_NAME.pattern}), "
+            raise BadArgs(f"queues must be a list of LSF queue names ({SAFE_NAME.pattern}), "
                           f"got {merged['queues']!r}")
     merged["queues"] = queues
     if not isinstance(merged["pattern"], str):

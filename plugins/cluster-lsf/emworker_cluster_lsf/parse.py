@@ -104,7 +104,9 @@ def parse_queue_long(text: str) -> QueueDetail:
     return detail
 
 
-HOST_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Names we pass to LSF as argv elements: no spaces or shell-ish characters, and no leading
+#: "-" so that a name can never be read as an option.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -133,7 +135,7 @@ def select_hosts(tokens: list[str]) -> HostSelection:
             selection.excluded.add(bare[1:].replace("/", ""))
             continue
         name = bare.replace("/", "")
-        if bare == "allremote" or "@" in token or not HOST_NAME.match(name):
+        if bare == "allremote" or "@" in token or not SAFE_NAME.match(name):
             selection.ignored.append(token)  # remote clusters and oddities are not ours
             continue
         if name not in selection.names:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from emhub_worker_core.errors import CommandError
 
 from .lsf import LSFClient
-from .parse import HostState, Job, cores_per_host, select_hosts
+from .parse import SAFE_NAME, HostState, Job, cores_per_host, select_hosts
 
 #: Why a host does not take jobs, from the bhosts status (LSF documentation wording).
 HOST_REASONS = {
@@ -84,6 +84,9 @@ def take_snapshot(lsf: LSFClient, names: Optional[list[str]], pattern: str,
     users_by_host: dict[str, dict[str, list[dict[str, Any]]]] = {}
     host_groups: dict[Optional[str], list[HostState]] = {}  # one bhosts call per group
     for queue in chosen:
+        if not SAFE_NAME.match(queue):  # never hand LSF an odd name as an argument
+            snap.notes.append(f"queue {queue!r}: skipped (unsafe name)")
+            continue
         try:
             detail = lsf.queue_detail(queue)
         except CommandError as exc:  # one broken queue must not hide the others

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emhub_worker_core.errors import CommandTimeout
-from emhub_worker_core.testing import FakeRunner, run_handler
 from emworker_cluster_lsf.handler import ClusterLSFHandler
 from emworker_cluster_lsf.testkit import fake_runner_responses
+
+from emhub_worker_core.errors import CommandTimeout
+from emhub_worker_core.testing import FakeRunner, run_handler
 
 DATA = Path(__file__).parent / "data"
 TASK: dict[str, Any] = {"name": "cluster-lsf", "args": {"period": 0}}
@@ -136,7 +137,7 @@ def test_failure_keeps_last_good_queues_then_recovers() -> None:
 
 
 def test_bad_args_end_the_task_once() -> None:
-    for args in ({"queues": ["cryo; rm -rf /"]}, {"period": -1}, {"pattern": 3},
+    for args in ({"queues": ["cryo; rm -rf /"]}, {"queues": ["-u"]}, {"period": -1}, {"pattern": 3},
                  {"queues": "x y"}):
         run = run_handler(ClusterLSFHandler, {"name": "cluster-lsf", "args": args},
                           iterations=3, runner=FakeRunner())

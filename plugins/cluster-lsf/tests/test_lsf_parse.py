@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from emworker_cluster_lsf import parse
 
 DATA = Path(__file__).parent / "data"
@@ -24,10 +23,10 @@ def test_closed_queue_status() -> None:
 
 def test_host_tokens_are_cleaned_and_keywords_sorted_out() -> None:
     sel = parse.select_hosts(["cryo_gpu_hosts/", "gpu04+2", "none", "~gpu09", "allremote",
-                              "cpu09@remote", "gpu04", "bad;name"])
+                              "cpu09@remote", "gpu04", "bad;name", "-l"])
     assert sel.names == ["cryo_gpu_hosts", "gpu04"]
     assert sel.excluded == {"gpu09"} and not sel.whole_cluster
-    assert sel.ignored == ["allremote", "cpu09@remote", "bad;name"]
+    assert sel.ignored == ["allremote", "cpu09@remote", "bad;name", "-l"]
     assert parse.select_hosts(["others+1", "~gpu09"]).whole_cluster
     assert parse.select_hosts(["none"]).names == []
 
