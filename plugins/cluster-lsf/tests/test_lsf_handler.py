@@ -150,3 +150,14 @@ def test_config_defaults_and_interval() -> None:
                       config={"period": 12, "queues": ["cryo_a"]}, runner=runner("empty.json"))
     assert run.handler.interval == 12.0
     assert set(json.loads(str(run.last["queue_status"]))) == {"cryo_a"}
+
+
+def test_odd_queue_names_from_lsf_are_not_passed_on() -> None:
+    listing = ('{"COMMAND":"bqueues","QUEUES":2,"RECORDS":[{"QUEUE_NAME":"-cryo","STATUS":'
+               '"Open:Active"},{"QUEUE_NAME":"cryo x","STATUS":"Open:Active"}]}')
+    fake = FakeRunner({"bqueues": listing})
+    run = run_handler(ClusterLSFHandler, TASK, runner=fake)
+    assert fake.calls == [("bqueues", "-o", "queue_name status", "-json")]
+    assert json.loads(str(run.last["queues"])) == {}
+    assert json.loads(str(run.last["notes"])) == ["queue '-cryo': skipped (unsafe name)",
+                                                  "queue 'cryo x': skipped (unsafe name)"]

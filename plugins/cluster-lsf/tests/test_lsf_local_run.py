@@ -14,12 +14,12 @@ from emworker_cluster_lsf.testkit import write_fake_commands
 DATA = Path(__file__).parent / "data"
 
 
-def local_run(tmp_path: Path, args: str, path: str) -> list[dict[str, Any]]:
+def local_run(tmp_path: Path, args: str, path: str, timeout: int = 20) -> list[dict[str, Any]]:
     tasks = tmp_path / "tasks.toml"
     tasks.write_text(f'[[tasks]]\nname = "cluster-lsf"\nargs = {{ {args} }}\n')
     config = tmp_path / "config.toml"
     config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n\n'
-                      '[plugins.cluster-lsf]\ntimeout = 20\n')
+                      f'[plugins.cluster-lsf]\ntimeout = {timeout}\n')
     out = tmp_path / "events.jsonl"
     env = {**os.environ, "EMHUB_SERVER_URL": "", "PATH": path}
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
@@ -61,3 +61,14 @@ def test_local_run_without_lsf_sends_errors_and_exits_cleanly(tmp_path: Path) ->
     events = local_run(tmp_path, "period = 0", f"{empty_bin}")
     assert [e["error"] for e in events] == [
         "bqueues -o queue_name status -json: command not found: bqueues"] * 2
+
+
+def test_local_run_a_hanging_command_is_killed_and_reported(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    hanging = bin_dir / "bqueues"
+    hanging.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    hanging.chmod(0o755)
+    events = local_run(tmp_path, "period = 0", str(bin_dir), timeout=1)
+    assert [e["error"] for e in events] == [
+        "bqueues -o queue_name status -json: timed out after 1 s"] * 2
