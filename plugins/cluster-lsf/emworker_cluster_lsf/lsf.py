@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from emhub_worker_core.errors import CommandError
 from emhub_worker_core.runner import CommandResult, Runner, check_result
 
 from . import parse
@@ -23,7 +22,7 @@ def unsupported_option(result: CommandResult) -> bool:
 
 
 class LSFClient:
-    """Runs bqueues/bjobs/bhosts and returns parsed results; raises on failure."""
+    """Runs bqueues/bjobs/bhosts and returns parsed results; raises CommandError on failure."""
 
     def __init__(self, runner: Runner, timeout: float) -> None:
         self.runner = runner
@@ -66,4 +65,4 @@ class LSFClient:
         return parse.hosts_from_text(check_result(self._run(["bhosts", "-w", *target])).stdout)
 
 
-__all__ = ["CommandError", "LSFClient", "unsupported_option"]
+__all__ = ["LSFClient", "unsupported_option"]
