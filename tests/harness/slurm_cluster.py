@@ -60,6 +60,11 @@ class SlurmCluster:
         for user in (*TEST_USERS, "root"):
             self.run("scancel", f"--user={user}")
 
+    def resume(self) -> None:
+        """Undo a drain; Slurm refuses ``resume`` on a node that is not drained, which is fine."""
+        subprocess.run(["scontrol", "update", f"nodename={self.node}", "state=resume"],
+                       env=self.env, capture_output=True, timeout=30, check=False)
+
     def set_node(self, state: str, reason: str = "") -> None:
         argv = ["scontrol", "update", f"nodename={self.node}", f"state={state}"]
         self.run(*argv, *([f"reason={reason}"] if reason else []))
