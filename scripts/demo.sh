@@ -6,13 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# pip's build chatter goes to a log; it is shown only when an install fails
+quiet() { mkdir -p .test-run; "$@" >.test-run/install.log 2>&1 || { cat .test-run/install.log; return 1; }; }
+
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 plugin_args=()
 for plugin in plugins/*/ contrib/echo-plugin/; do
     [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
 done
-.venv/bin/python -m pip install -q --disable-pip-version-check -e . "${plugin_args[@]}"
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e . "${plugin_args[@]}"
 .venv/bin/python examples/make_demo.py .demo
 .venv/bin/emworker plugins list
 status=0

@@ -6,14 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# pip's build chatter goes to a log; it is shown only when an install fails
+quiet() { mkdir -p .test-run; "$@" >.test-run/install.log 2>&1 || { cat .test-run/install.log; return 1; }; }
+
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
 plugin_args=()
 for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
 done
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
 exec .venv/bin/python -m pytest "$@"

@@ -131,3 +131,12 @@ def test_sigint_stops_a_local_run_promptly(worker_env: dict[str, str], tmp_path:
     code, elapsed, events = run_then_signal(worker_env, tmp_path, signal.SIGINT)
     assert code == 0 and events[-1]["interrupted"] == 1
     print(f"stopped {elapsed:.3f} s after SIGINT")
+
+
+def test_config_option_also_after_the_command(worker_env: dict[str, str],
+                                              tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[plugins]\ndisable = ["broken"]\n')
+    result = emworker(worker_env, "plugins", "list", "--json", "--config", str(config))
+    statuses = {p["name"]: p["status"] for p in json.loads(result.stdout)}
+    assert result.returncode == 0 and statuses["broken"] == "disabled"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -33,7 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(commands)
     config_cmd.add_parser(commands)
     check_cmd.add_parser(commands)
+    _accept_global_options_everywhere(parser)
     return parser
+
+
+def _accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``emworker run --config FILE`` mean ``emworker --config FILE run``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                sub.add_argument("-c", "--config", metavar="FILE", default=argparse.SUPPRESS,
+                                 help="configuration file (same as before the command)")
+                sub.add_argument("--log-level", metavar="LEVEL", default=argparse.SUPPRESS,
+                                 help=argparse.SUPPRESS)
+                _accept_global_options_everywhere(sub)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -49,6 +63,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return code
     except KeyboardInterrupt:
         return exitcodes.FORCED
+    except BrokenPipeError:  # `emworker ... | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exitcodes.OK
 
 
 def entry_point() -> None:
