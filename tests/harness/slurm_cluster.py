@@ -8,6 +8,7 @@ If Slurm cannot be started the tests skip loudly, or fail when ``CI=true``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -41,7 +42,7 @@ class SlurmCluster:
             raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
         return proc.stdout
 
-    def submit(self, partition: str, user: str, workdir: Path, *extra: str) -> str:
+    def submit(self, partition: str, user: str, workdir: Path = Path("/tmp"), *extra: str) -> str:
         """Submit ``sleep 300`` (1 CPU, little memory) as ``user``; return the job id."""
         out = self.run("sbatch", "--parsable", f"--uid={user}", "-p", partition, "-c", "1",
                        "--mem=100", f"--chdir={workdir}", "-o", "/dev/null", *extra,
@@ -76,13 +77,32 @@ def _unavailable(message: str) -> None:
     pytest.skip(f"REAL SLURM NOT AVAILABLE, real-Slurm tests skipped: {message}")
 
 
+def _exclusive_use(timeout: float = 900.0) -> int:
+    """Lock the cluster for this pytest session: its ports are fixed, so concurrent sessions
+    (another checkout's test run) wait here instead of restarting it under each other."""
+    HOME.mkdir(parents=True, exist_ok=True)
+    fd = os.open(HOME.parent / "slurm.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                _unavailable("another test session holds the Slurm cluster")
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
     if os.geteuid() != 0:
         _unavailable("the harness installs packages and starts daemons as root")
+    lock = _exclusive_use()
     proc = subprocess.run(["bash", str(SCRIPTS / "start.sh"), str(HOME)], capture_output=True,
                           text=True, timeout=600, check=False, cwd=REPO)
     if proc.returncode != 0:
+        os.close(lock)
         _unavailable(f"start.sh exited {proc.returncode}: {proc.stderr.strip()[-1500:]}")
     cluster = SlurmCluster(HOME, HOME / "etc" / "slurm.conf")
     try:
@@ -90,3 +110,4 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     finally:
         subprocess.run(["bash", str(SCRIPTS / "stop.sh"), str(HOME)], capture_output=True,
                        timeout=120, check=False)
+        os.close(lock)  # releases the flock

@@ -18,6 +18,10 @@ class PollError(Exception):
     """One poll failed; the message names the command and what it said."""
 
 
+class UnparsableOutput(PollError):
+    """The command ran but its output is not the shape expected (e.g. a newer schema)."""
+
+
 class ClusterSlurmHandler(TaskHandler):
     """Runs until stopped; a failed poll is one ``error`` event and the next period tries again."""
 
@@ -61,8 +65,8 @@ class ClusterSlurmHandler(TaskHandler):
         try:
             try:
                 nodes = self._run(SINFO_JSON, parse_nodes_json)
-            except PollError:
-                nodes = self._run(NODES_JSON, parse_nodes_json)  # 23.02+: grouped sinfo
+            except UnparsableOutput:  # 23.02+ groups nodes in sinfo --json; scontrol does not
+                nodes = self._run(NODES_JSON, parse_nodes_json)
             jobs = self._run(SQUEUE_JSON, parse_squeue_json)
         except PollError as exc:
             if self.mode == "json":
@@ -82,4 +86,4 @@ class ClusterSlurmHandler(TaskHandler):
         try:
             return parse(result.stdout)
         except ParseError as exc:
-            raise PollError(f"{command}: unparsable output: {exc}") from exc
+            raise UnparsableOutput(f"{command}: unparsable output: {exc}") from exc

@@ -41,7 +41,6 @@ def test_auto_uses_json_and_event_is_small() -> None:
 
 def test_auto_falls_back_to_text_once_and_remembers() -> None:
     runner = FakeRunner({SINFO_JSON: ("", "sinfo: unrecognized option '--json'", 1),
-                         NODES_JSON: ("", "scontrol: invalid option", 1),
                          SINFO_TEXT: read("site_sinfo.txt"), SQUEUE_TEXT: read("site_squeue.txt")})
     run = run_handler(ClusterSlurmHandler, {"name": "cluster-slurm", "args": {}}, iterations=2,
                       runner=runner)

@@ -4,7 +4,6 @@ drained node, seen through ``emworker run --local`` with cluster-slurm tasks (JS
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,8 @@ from tests.harness.slurm_cluster import SlurmCluster
 pytestmark = pytest.mark.slurm
 
 
-def run_worker(tmp_path: Path, cluster: SlurmCluster) -> dict[str, dict[str, Any]]:
+def run_worker(tmp_path: Path, cluster: SlurmCluster,
+               plugin_config: str = "") -> dict[str, dict[str, Any]]:
     """One poll by a JSON-mode and a text-mode task; their events by mode."""
     tasks = tmp_path / "tasks.toml"
     tasks.write_text("".join(
@@ -25,7 +25,8 @@ def run_worker(tmp_path: Path, cluster: SlurmCluster) -> dict[str, dict[str, Any
         f'args = {{ partitions = ["cryo-cpu", "cryo-gpu"], mode = "{mode}" }}\n\n'
         for mode in ("json", "text")))
     config = tmp_path / "config.toml"
-    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n')
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n\n'
+                      f'[plugins.cluster-slurm]\n{plugin_config}\n')
     out = tmp_path / "events.jsonl"
     out.unlink(missing_ok=True)
     env = {**cluster.env, "EMHUB_SERVER_URL": ""}  # the worker inherits SLURM_CONF
@@ -49,14 +50,14 @@ def clean(slurm_cluster: SlurmCluster) -> Any:
 
 def test_jobs_users_cores_then_drained_node(clean: SlurmCluster, tmp_path: Path) -> None:
     cluster = clean
-    alice = cluster.submit("cryo-cpu", "emw_alice", tmp_path)
-    bob = cluster.submit("cryo-gpu", "emw_bob", tmp_path)
+    alice = cluster.submit("cryo-cpu", "emw_alice")
+    bob = cluster.submit("cryo-gpu", "emw_bob")
     for jobid in (alice, bob):
         cluster.wait_state(jobid, "RUNNING")
     # fills the node's CPUs (one per job) so one more job in cryo-gpu pends
     cpus = int(cluster.run("sinfo", "-h", "-N", "-o", "%c").split()[0])
-    extra = [cluster.submit("cryo-gpu", "emw_bob", tmp_path) for _ in range(cpus - 1)]
-    cluster.submit("debug", "root", tmp_path)  # another partition: must not show
+    extra = [cluster.submit("cryo-gpu", "emw_bob") for _ in range(cpus - 1)]
+    cluster.submit("debug", "root")  # another partition: must not show
     pending = int(cluster.run("squeue", "-h", "-p", "cryo-gpu", "-t", "PENDING", "-o", "%i")
                   .count("\n"))
     events = run_worker(tmp_path, cluster)
@@ -88,9 +89,11 @@ def test_jobs_users_cores_then_drained_node(clean: SlurmCluster, tmp_path: Path)
 
 def test_controller_down_is_an_error_event_not_a_crash(clean: SlurmCluster,
                                                        tmp_path: Path) -> None:
-    broken = SlurmCluster(clean.home, tmp_path / "nowhere.conf")
-    events = run_worker(tmp_path, broken)
-    for event in events.values():
-        assert "error" in event and "queues" not in event
-        assert "nowhere.conf" in event["error"] or "slurm" in event["error"].lower()
-    assert os.path.exists(clean.conf)
+    # a configuration naming a controller port where nothing listens
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(clean.conf.read_text().replace("SlurmctldPort=6817", "SlurmctldPort=6899"))
+    events = run_worker(tmp_path, SlurmCluster(clean.home, conf), plugin_config="timeout = 3")
+    for mode, event in events.items():
+        assert "queues" not in event, mode
+        command = "sinfo --json" if mode == "json" else "sinfo -h -N"
+        assert event["error"].startswith(command), event["error"]

@@ -75,7 +75,7 @@ rm -rf "$H/state"/* "$H/spool"/*
 slurmctld -c
 slurmd -N localhost
 for _ in $(seq 100); do
-    if sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
+    if sinfo -h -N -o '%T' 2>/dev/null | grep -qxE '(idle|mixed|allocated|drain(ed|ing))'; then
         echo "SLURM_CONF=$SLURM_CONF"; exit 0
     fi
     sleep 0.1
