@@ -1,1 +1,1 @@
-"""emworker plugin ``cluster-slurm``: Slurm's nodes and jobs as EMhub's Cluster Queues page reads them."""
+"""emworker plugin ``cluster-slurm``: Slurm nodes and jobs for EMhub's Cluster Queues page."""

@@ -1,4 +1,4 @@
-"""Slurm's nodes and jobs reduced to what the Cluster Queues page shows, and the event built from them.
+"""Slurm nodes and jobs reduced to what the Cluster Queues page shows, and the event made of them.
 
 The ``queues`` shape is the one EMhub's page already reads from the LSF handler:
 ``{node: {"status", "max", "run", "users": {user: [{"jobid", "cores"}]}}}``; the extra keys
@@ -21,7 +21,7 @@ ACTIVE_JOB_STATES = {"RUNNING", "COMPLETING", "SUSPENDED"}
 
 
 def state_tokens(state: str) -> tuple[set[str], set[str]]:
-    """``"draining*"`` -> ({"DRAINING"}, {"*"}); ``"ALLOCATED+DRAIN"`` -> ({"ALLOCATED", "DRAIN"}, set())."""
+    """``"draining*"`` -> ({"DRAINING"}, {"*"}); ``"ALLOCATED+DRAIN"`` -> both words, no suffix."""
     suffixes = {c for c in state if c in "*~#!%$@^-+"}
     words = re.split(r"[*~#!%$@^+\-\s,]+", state.upper())
     return {w for w in words if w}, suffixes
@@ -100,7 +100,7 @@ def select_partitions(all_names: Iterable[str], wanted: list[str], pattern: str)
 
 def build_event(nodes: dict[str, NodeInfo], jobs: list[JobInfo],
                 wanted: set[str]) -> dict[str, Any]:
-    """The event for one poll: ``queues`` for the page, plus pending jobs and nodes out of service."""
+    """One poll's event: ``queues`` for the page, plus pending jobs and nodes out of service."""
     queues: dict[str, Any] = {}
     for node in sorted(nodes.values(), key=lambda n: n.name):
         parts = [p for p in node.partitions if p in wanted]

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from emhub_worker_core.errors import CommandTimeout
-from emhub_worker_core.testing import FakeRunner, run_handler
 from emworker_cluster_slurm.handler import ClusterSlurmHandler
 from emworker_cluster_slurm.jsonfmt import NODES_JSON, SINFO_JSON, SQUEUE_JSON
 from emworker_cluster_slurm.textfmt import SINFO_TEXT, SQUEUE_TEXT
+
+from emhub_worker_core.errors import CommandTimeout
+from emhub_worker_core.testing import FakeRunner, run_handler
 
 DATA = Path(__file__).parent / "data"
 TASK = {"name": "cluster-slurm", "args": {"partitions": ["cryo-cpu", "cryo-gpu"]}}
@@ -23,7 +23,8 @@ def read(name: str) -> str:
 
 
 def queues(event: Any) -> dict[str, Any]:
-    return json.loads(event["queues"])
+    decoded: dict[str, Any] = json.loads(str(event["queues"]))
+    return decoded
 
 
 def test_auto_uses_json_and_event_is_small() -> None:
@@ -34,7 +35,7 @@ def test_auto_uses_json_and_event_is_small() -> None:
     event = run.last
     assert event["maxlen"] == 2 and event["source"] == "json"
     assert set(queues(event)["localhost"]["users"]) == {"emw_alice", "emw_bob"}
-    assert json.loads(event["pending"]) == {"cryo-cpu": 0, "cryo-gpu": 1}
+    assert json.loads(str(event["pending"])) == {"cryo-cpu": 0, "cryo-gpu": 1}
     assert len(json.dumps(event)) < 1000
     assert all(isinstance(v, (str, int, float)) for v in event.values())
 
@@ -70,9 +71,9 @@ def test_failures_are_one_error_each_and_the_task_recovers() -> None:
     run = run_handler(ClusterSlurmHandler, task, iterations=5, runner=runner)
     assert [("error" in e) for e in run.events] == [False, True, True, True, False]
     first_error, _timeout, parse_error = run.errors
-    assert "sinfo -h -N" in first_error["error"]
-    assert "Unable to contact slurm controller" in first_error["error"]
-    assert "unparsable output" in parse_error["error"]
+    assert "sinfo -h -N" in str(first_error["error"])
+    assert "Unable to contact slurm controller" in str(first_error["error"])
+    assert "unparsable output" in str(parse_error["error"])
     # the last good queues ride along so a last-event reader still renders the page
     assert queues(first_error) == queues(run.events[0]) and first_error["stale"] == 1
     assert not run.done
@@ -81,7 +82,7 @@ def test_failures_are_one_error_each_and_the_task_recovers() -> None:
 def test_missing_command_is_an_error_event() -> None:
     run = run_handler(ClusterSlurmHandler, {"name": "cluster-slurm", "args": {"mode": "text"}},
                       runner=FakeRunner({}))
-    assert "command not found: sinfo" in run.last["error"] and "queues" not in run.last
+    assert "command not found: sinfo" in str(run.last["error"]) and "queues" not in run.last
 
 
 @pytest.mark.parametrize("args", [{"partitions": ["ok", "bad;rm -rf /"]}, {"period": "soon"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from emworker_cluster_slurm.hostlist import expand_hostlist
 from emworker_cluster_slurm.jsonfmt import number, parse_nodes_json, parse_squeue_json
 from emworker_cluster_slurm.model import build_event, merge_nodes, node_status
@@ -33,7 +32,8 @@ def test_hostlist(text: str, hosts: list[str]) -> None:
     ("idle", 0, 64, "ok"), ("mixed", 24, 64, "ok"), ("allocated", 64, 64, "closed_Full"),
     ("draining", 2, 2, "closed_Adm"), ("drained", 0, 64, "closed_Adm"), ("down*", 0, 64, "unavail"),
     ("idle~", 0, 64, "unavail"), ("mixed-", 1, 2, "ok"), ("ALLOCATED+DRAIN", 2, 2, "closed_Adm"),
-    ("DOWN+NOT_RESPONDING", 0, 2, "unavail"), ("completing", 0, 2, "ok"), ("maint$", 0, 2, "closed_Adm"),
+    ("DOWN+NOT_RESPONDING", 0, 2, "unavail"), ("completing", 0, 2, "ok"),
+    ("maint$", 0, 2, "closed_Adm"),
 ])
 def test_status_mapping(state: str, alloc: int, total: int, status: str) -> None:
     assert node_status(state, alloc, total) == status
@@ -109,7 +109,7 @@ def test_newer_json_schema() -> None:
     (parse_sinfo_text, "gpu01|cryo|idle\n"), (parse_sinfo_text, "a|b|idle|x/y/z/w|g|none\n"),
     (parse_squeue_text, "1|alice|RUNNING\n"), (parse_nodes_json, "<html>"),
     (parse_nodes_json, read("v23_sinfo_grouped.json")),
-    (parse_squeue_json, '{"jobs": [], "errors": [{"error": "Unable to contact slurm controller"}]}'),
+    (parse_squeue_json, '{"jobs": [], "errors": [{"error": "Unable to contact controller"}]}'),
 ])
 def test_unparsable_output(parse: object, text: str) -> None:
     with pytest.raises(ParseError):
