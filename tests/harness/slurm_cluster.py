@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "slurm"
 HOME = REPO / ".test-run" / "slurm"
+# The daemons' ports are fixed, so the lock is machine-wide, not per checkout.
+LOCK = Path(tempfile.gettempdir()) / "emworker-slurm-harness.lock"
 TEST_USERS = ("emw_alice", "emw_bob")  # created by start.sh (useradd, idempotent)
 
 
@@ -78,10 +81,9 @@ def _unavailable(message: str) -> None:
 
 
 def _exclusive_use(timeout: float = 900.0) -> int:
-    """Lock the cluster for this pytest session: its ports are fixed, so concurrent sessions
-    (another checkout's test run) wait here instead of restarting it under each other."""
-    HOME.mkdir(parents=True, exist_ok=True)
-    fd = os.open(HOME.parent / "slurm.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    """Lock the cluster for this pytest session: concurrent sessions (another checkout's test
+    run) wait here instead of restarting the daemons under each other."""
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + timeout
     while True:
         try:
