@@ -71,9 +71,10 @@ class ClusterSlurmHandler(TaskHandler):
         except PollError as exc:
             if self.mode == "json":
                 raise
-            self.logger.warning("JSON output unusable, using the text formats: %s", exc)
-            self.mode = "text"  # auto: remember, do not pay for the failure every period
-            return self._read_text()
+            self.logger.warning("JSON output unusable, trying the text formats: %s", exc)
+            read = self._read_text()  # raises when Slurm is down: then auto stays auto
+            self.mode = "text"  # JSON broken, text fine: do not pay for JSON every period
+            return read
         self.mode = "json"
         return nodes, jobs
 

@@ -50,6 +50,17 @@ def test_auto_falls_back_to_text_once_and_remembers() -> None:
     assert runner.calls.count(SINFO_JSON) == 1  # not retried every period
 
 
+def test_auto_stays_auto_while_slurm_is_down() -> None:
+    down = ("", "slurm_load_jobs error: Unable to contact slurm controller", 1)
+    answers: dict[tuple[str, ...], list[Any]] = {
+               SINFO_JSON: [down, read("v22_busy_sinfo.json")],
+               SQUEUE_JSON: [read("v22_busy_squeue.json")], SINFO_TEXT: [down]}
+    runner = FakeRunner({argv: (lambda argv: answers[tuple(argv)].pop(0)) for argv in answers})
+    run = run_handler(ClusterSlurmHandler, TASK, iterations=2, runner=runner)
+    assert "sinfo -h -N" in str(run.events[0]["error"])
+    assert run.last["source"] == "json" and "error" not in run.last
+
+
 def test_newer_slurm_grouped_sinfo_uses_scontrol_nodes() -> None:
     runner = FakeRunner({SINFO_JSON: read("v23_sinfo_grouped.json"),
                          NODES_JSON: read("v23_scontrol_nodes.json"),
