@@ -32,9 +32,10 @@ class ServiceMonitor:
         self._state_failed = False
 
     def status_line(self, host: Host) -> str:
-        last = f"{time.time() - host.last_poll:.0f} s ago" if host.last_poll else "never"
+        contact = host.last_poll or host.ready_at  # a long poll returns every ~60 s
+        last = f"{time.time() - contact:.0f} s ago" if contact else "never"
         return (f"{len(host.running)} task(s) running, {len(host.waiting)} waiting; "
-                f"last poll {last}")
+                f"last contact with the task source {last}")
 
     def __call__(self, host: Host) -> None:
         now = time.monotonic()

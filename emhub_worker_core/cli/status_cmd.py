@@ -35,7 +35,8 @@ def judge(state: dict[str, Any] | None, stale_after: float) -> tuple[int, str]:
         return UNKNOWN, "no state file: is the worker running with this configuration?"
     if not pid_alive(state.get("pid")):
         return CRITICAL, f"not running (pid {state.get('pid')} is gone)"
-    poll_age = age(state.get("last_poll"))
+    # A long poll returns only every ~60 s: until the first one does, connecting counts.
+    poll_age = age(state.get("last_poll") or state.get("ready"))
     if state.get("ready") and (poll_age is None or poll_age > stale_after):
         since = "never" if poll_age is None else f"{poll_age:.0f} s ago"
         return WARNING, f"running, but the last successful poll was {since}"

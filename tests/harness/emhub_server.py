@@ -29,6 +29,7 @@ from typing import IO, Any, Iterator, Mapping
 import pytest
 import requests
 
+from emhub_worker_core.state import pid_alive
 from tests.harness.emhub_admin import AdminClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,23 +49,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_old_runs() -> None:
     """Stop servers of runs whose pytest is gone; keep the newest few folders for diagnosis."""
     runs = sorted(RUNS.glob("emhub-*"), key=lambda p: p.stat().st_mtime)
     dead = []
     for run in runs:
         owner = run / "owner.pid"
-        if owner.exists() and _alive(int(owner.read_text() or 0)):
+        if owner.exists() and pid_alive(int(owner.read_text() or 0)):
             continue
         dead.append(run)
         for pidfile in (run / "pids").glob("*.pid"):
