@@ -169,7 +169,10 @@ class Host:
             for task in tasks:
                 if self._warm_stop.is_set():
                     break
-                self.submit(task)
+                try:
+                    self.submit(task)
+                except Exception as exc:  # the poller must outlive any one task
+                    log.error("task %s (%s) could not be started: %s", task.id, task.name, exc)
             if source.exhausted:
                 break
         with self._idle:
@@ -216,7 +219,10 @@ class Host:
             log.error("task %s (%s): %s", task.id, task.name, exc)
             with self._lock:
                 self.failed_tasks += 1
-            self._send(task, None, {"error": str(exc), "done": 1})
+            try:
+                self._send(task, None, {"error": str(exc), "done": 1})
+            except Exception as send_exc:  # still pending in EMhub: the re-check retries it
+                log.error("could not report task %s: %s", task.id, send_exc)
             return
         with self._lock:
             self.waiting.append((task, claim))

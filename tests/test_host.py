@@ -167,3 +167,19 @@ def test_a_constructor_failure_ends_only_that_task() -> None:
     assert source.of("1-0")[0]["error"] == "RuntimeError: cannot build"
     assert source.of("1-0")[0]["done"] == 1
     assert source.of("1-1") == [{"done": 1}]
+
+
+def test_a_failing_source_send_does_not_stop_intake() -> None:
+    class FlakySend(MemorySource):
+        def send(self, task: Task, event: EncodedEvent) -> None:
+            if task.name == "bogus":
+                raise ConnectionError("EMhub down")
+            super().send(task, event)
+
+    Gate.gate.set()
+    source = FlakySend([Task("1-0", "bogus", {})], [Task("1-1", "gate", {})])
+    thread = threading.Thread(target=Host(router(gate=Gate)).run, args=(source,), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "intake died with the failed report"
+    assert source.of("1-1") == [{"done": 1}]  # the poller survived the failed report
