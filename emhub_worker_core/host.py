@@ -282,8 +282,11 @@ class Host:
 
     def _interrupted(self, rt: RunningTask) -> None:
         """Tell the source a task was stopped by shutdown: no ``done``, so it is resumed."""
-        self._send(rt.task, rt.claim, {"interrupted": 1, "msg": "worker stopped; the task "
-                                       "resumes when the worker starts again"}, rt)
+        try:
+            self._send(rt.task, rt.claim, {"interrupted": 1, "msg": "worker stopped; the task "
+                                           "resumes when the worker starts again"}, rt)
+        except Exception as exc:  # not reported, but still pending: resumed all the same
+            log.warning("could not report task %s as interrupted: %s", rt.task.id, exc)
 
     def _send(self, task: Task, claim: Optional[Claim], event: Mapping[str, Any],
               rt: RunningTask | None = None) -> None:
