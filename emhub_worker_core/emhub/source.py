@@ -87,7 +87,7 @@ class EMhubTaskSource:
         self._need_connect = True
         self._next_pending_check = 0.0  # 0: check at once (start-up resumes pending tasks)
         self._poll_backoff = Backoff(cap=settings.retry_max_delay, rand=rand)
-        self._seen: set[str] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()  # bounded: a worker runs for years
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._finished_lock = threading.Lock()
 
@@ -182,7 +182,9 @@ class EMhubTaskSource:
             if self.is_finished(task.id):
                 continue  # a pending list read before our `done` arrived
             if task.id not in self._seen:
-                self._seen.add(task.id)
+                self._seen[task.id] = None
+                if len(self._seen) > FINISHED_MEMORY:
+                    self._seen.popitem(last=False)
                 how = "resuming pending" if kind == "pending" else "received"
                 log.info("%s task %s (%s)", how, task.id, task.name)
             tasks.append(task)
