@@ -80,7 +80,7 @@ class JobRecord:
             exit_code=self.exit_code if self.exit_code is not None else "",
             log_tail=self.log_tail, movies_fed=self.movies_fed, attempts=self.attempts,
             transitions=[{"status": s, "at": stamp(t), "epoch": t}
-                         for s, t in self.transitions])
+                         for s, t in self.transitions if s != SUBMITTING])
         return otf
 
     @classmethod
