@@ -198,7 +198,8 @@ class OtfHandler(TaskHandler):
                 self._submitted(record, found)
                 return
         record.attempts += 1
-        record.job_name = f"emworker-otf-{self.sid}-{record.attempts}"
+        # unique across clears and reruns of the session, stable across restarts (saved)
+        record.job_name = f"emworker-otf-{self.sid}-{int(record.created)}-{record.attempts}"
         record.set_status(SUBMITTING, self.context.clock())
         self.store.save(record)  # before the scheduler hears of it
         try:

@@ -1,6 +1,7 @@
 """Slurm: ``sbatch --parsable`` to submit, ``squeue`` then ``scontrol``/``sacct`` for the
 state (a finished job leaves squeue; its exit code is in the controller's memory for
-``MinJobAge`` and in accounting after that), ``scancel`` to cancel.
+``MinJobAge``, then in accounting, or in the job completion log ``sacct -c`` reads on a
+cluster without an accounting database), ``scancel`` to cancel.
 
 The submitted script is the fixed ``job.sh`` shipped with the plugin (``exec "$@"``); the
 workflow's argv follows it as the script's arguments, so no shell line is ever built.
@@ -113,14 +114,17 @@ class SlurmExecutor:
                 return JobState(status, exit_code(code.group(1)) if code else None,
                                 state.group(1))
             return JobState(status, detail=state.group(1))
-        rc, out, _err = self._run("sacct", "-n", "-X", "-P", "-j", job_id, "-o",
-                                  "State,ExitCode", check=False)
-        lines = [line for line in out.splitlines() if line.strip()] if rc == 0 else []
-        if lines:
-            word, _, code_text = lines[0].partition("|")
-            status = map_state(word)
-            return JobState(status, exit_code(code_text) if status not in (QUEUED, RUNNING)
-                            else None, word)
+        # accounting first; without a database, the job completion log (``sacct -c``)
+        for source in (["-X"], ["-c"]):
+            rc, out, _err = self._run("sacct", "-n", "-P", *source, "-j", job_id, "-o",
+                                      "JobID,State,ExitCode", check=False)
+            for line in out.splitlines() if rc == 0 else []:
+                found_id, word, code_text = (line.split("|") + ["", ""])[:3]
+                if found_id.strip() != job_id:
+                    continue
+                status = map_state(word)
+                return JobState(status, exit_code(code_text)
+                                if status not in (QUEUED, RUNNING) else None, word)
         return JobState(UNKNOWN, detail=squeue_word)
 
     def cancel(self, job_id: str) -> None:
