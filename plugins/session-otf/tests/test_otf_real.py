@@ -92,7 +92,7 @@ def test_job_fed_while_running_survives_sigkill_and_finishes(
         for _ in range(3):  # movies while the job runs, one at a time
             movie = s.add_movie()
             written = time.time()
-            s.wait_for(f"{movie.name} in the feed", lambda: str(movie) in s.feed_lines(), 60)
+            s.wait_for(f"{movie.name} in the feed", lambda m=movie: str(m) in s.feed_lines(), 60)
             feed_latency.append(time.time() - written - QUIET)
 
         s.kill_worker()

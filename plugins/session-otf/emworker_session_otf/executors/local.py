@@ -73,9 +73,7 @@ class LocalExecutor:
         pid, start = _parse(job_id)
         with _lock:
             child = _children.get(job_id)
-        if child is not None and child.poll() is not None:
-            with _lock:
-                _children.pop(job_id, None)
+        wrapper_code = child.poll() if child is not None else None
         if _alive(pid, start):
             return JobState(RUNNING, detail=f"pid {pid}")
         _log, status_path = job_files(self.folder, pid, start)
@@ -83,7 +81,12 @@ class LocalExecutor:
             status = json.loads(status_path.read_text(encoding="utf-8"))
             code = int(status["exit_code"])
         except (OSError, ValueError, KeyError, TypeError):
+            if wrapper_code is not None and wrapper_code < 0:
+                # signalled before it could record anything (e.g. cancelled as it started)
+                return JobState(FAILED, 128 - wrapper_code, f"signal {-wrapper_code}")
             return JobState(UNKNOWN, detail="exited without a status file")
+        with _lock:
+            _children.pop(job_id, None)  # reaped (or never ours): nothing left to collect
         return JobState(FINISHED if code == 0 else FAILED, code,
                         f"signal {status.get('signal')}" if status.get("signal") else "exited")
 
