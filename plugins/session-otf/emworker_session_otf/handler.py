@@ -60,6 +60,7 @@ class OtfHandler(TaskHandler):
         self._last_wait: tuple[Any, ...] = ()
         self._unknown_since = 0.0
         self._dirty = False
+        self._data_path_set = False
         try:
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period
@@ -364,6 +365,10 @@ class OtfHandler(TaskHandler):
             except ExecutorError as exc:
                 self.report_error(exc)
         moved = move_aside(self.target.otf_path)
+        try:  # the old data_path no longer exists; an empty one keeps the page working
+            self.emhub.set_session_data_path(self.sid, "")
+        except Exception as exc:  # noqa: BLE001 - said, and the new folder sets it again
+            self.logger.warning("data_path of session %s not cleared: %s", self.sid, exc)
         self.store.remove(self.sid)
         self.target = self._without_job(self.target)
         self.update({"msg": "cleared", "moved_to": str(moved or ""),
@@ -382,6 +387,11 @@ class OtfHandler(TaskHandler):
             return
         otf = self.record.extra_otf(self.target.otf_extra)
         try:
+            if not self._data_path_set and self.target.otf_path.is_dir():
+                # before the status leaves "created": EMhub's live view opens data_path,
+                # and a data_path that does not exist (yet) breaks the session page
+                self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
+                self._data_path_set = True
             self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": _now_text()})
             self._dirty = False
         except Exception as exc:  # noqa: BLE001 - any failure: keep the job, say so, retry

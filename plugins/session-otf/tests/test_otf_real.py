@@ -76,11 +76,13 @@ def test_job_fed_while_running_survives_sigkill_and_finishes(
     name, cluster = executor
     s = make(emhub_server, tmp_path, executor)
     try:
-        for _ in range(3):
-            s.add_movie()
-        third_written = time.time()
         task = s.create_task()
         s.start_worker()
+        s.wait_for("the task to start", lambda: s.admin.task_status("bench.test", task) ==
+                   "pending", 60)
+        for _ in range(3):  # written once the worker watches, so settling is timed fairly
+            s.add_movie()
+        third_written = time.time()
         running = s.wait_status("running")
         job_id = running["job_id"]
         assert running["executor"] == name and job_id
@@ -118,6 +120,13 @@ def test_job_fed_while_running_survives_sigkill_and_finishes(
             assert [line.split("|")[0] for line in jobs] == [job_id], jobs  # one sbatch
         else:
             assert len(list(s.otf.glob("otf-local-*.status"))) == 1
+
+        session = s.admin.get_session(s.sid)
+        assert session["data_path"] == str(s.otf.resolve())
+        page = s.admin.http.get(f"{s.admin.url}/get_content", timeout=30, params={
+            "content_id": "session_default", "session_id": s.sid})
+        assert page.status_code == 200, page.text[-2000:]  # the live view renders
+        assert "load session data path" not in page.text
 
         record = s.record()
         ended = float((s.otf / "ended").read_text())
