@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 from emhub_worker_core.errors import ConfigError
 from emhub_worker_core.handler import TaskHandler
@@ -54,6 +54,9 @@ def _truthy(value: Any) -> bool:
 
 class OtfHandler(TaskHandler):
     """On-the-fly processing of one session, submitted to the scheduler and tracked."""
+
+    #: repeated by the host in its last event (e.g. ``interrupted``) for EMhub's pages
+    snapshot_fields: ClassVar[tuple[str, ...]] = ("otf_status", "job_id", "movies_fed")
 
     def setup(self) -> None:
         self.record: JobRecord | None = None
@@ -138,6 +141,13 @@ class OtfHandler(TaskHandler):
         return True
 
     def _wait_step(self) -> None:
+        other = self.store.load(self.sid)
+        if other is not None:  # a stop, or another task of this session, got there first
+            self.record = other if other.status == STOPPED else None
+            self.done(otf_status=other.status, job_id=other.job_id,
+                      msg="stopped" if other.status == STOPPED else
+                      f"task {other.owner_task} runs this session's OTF job")
+            return
         raw = self.target.raw_path
         if not raw.is_dir():
             self._progress(otf_status="waiting", msg=f"waiting for the raw folder {raw}")
@@ -333,10 +343,15 @@ class OtfHandler(TaskHandler):
             except RecordError as exc:
                 self.done(error=str(exc))
                 return
-            if record is None or record.status in TERMINAL:
-                self.done(otf_status=record.status if record else "none",
-                          msg="no running OTF job for this session")
+            if record is not None and record.status in TERMINAL:
+                self.done(otf_status=record.status, msg="no running OTF job for this session")
                 return
+            if record is None:  # a task still waiting for movies sees this and ends
+                record = JobRecord(session_id=self.sid, owner_task=self.task_id,
+                                   path=str(self.target.otf_path),
+                                   workflow=self.target.workflow.name, host=self.target.host,
+                                   executor=self.executor.name,
+                                   created=self.context.clock())
             self.record = record
             executor = make_executor(record.executor or self.executor.name, self.runner,
                                      self.target.otf_path, self.settings.command_timeout)

@@ -195,3 +195,32 @@ def test_hostile_otf_path_and_unknown_workflow_are_refused(site: dict[str, Any])
     site["config"]["workflows"] = {"relion": {"argv": ["/opt/x", "{password}"]}}
     site["emhub"].sessions[SID]["extra"]["otf"] = {"workflow": "relion"}
     assert "unknown placeholder" in str(run(site, FakeSlurm()).last["error"])
+
+
+def test_stop_while_waiting_ends_the_waiting_task_and_a_second_task_defers(
+        site: dict[str, Any]) -> None:
+    site["config"]["min_movies"] = 10
+    emhub, slurm = site["emhub"], FakeSlurm()
+    from emhub_worker_core.testing import make_context
+    waiting = OtfHandler(make_context({"name": "session", "args": {"session_id": SID}},
+                                      config=site["config"], services=emhub,
+                                      runner=slurm.runner))
+    waiting.setup()
+    waiting.process()
+    assert not waiting.finished
+    stop = run(site, slurm, iterations=1, stop=1)
+    assert stop.last["otf_status"] == "stopped"
+    waiting.process()
+    assert waiting.finished and otf_of(site)["status"] == "stopped"
+    assert slurm.submits == 0
+
+    site["config"]["min_movies"] = 3
+    run(site, slurm, iterations=1, clear=1)  # clear: start again; first task waits
+    first = OtfHandler(make_context({"name": "session", "args": {"session_id": SID}},
+                                    config=site["config"], services=emhub,
+                                    runner=slurm.runner))
+    first.setup()
+    first.process()  # sees the movies, not yet settled
+    run(site, slurm, iterations=3)  # another task gets there first and submits
+    first.process()
+    assert first.finished and slurm.submits == 1
