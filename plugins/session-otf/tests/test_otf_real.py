@@ -154,6 +154,9 @@ def test_stop_cancels_the_job(emhub_server: Any, tmp_path: Path,
         task = s.create_task()
         s.start_worker()
         job_id = s.wait_status("running")["job_id"]
+        s.stop_worker()  # a clean shutdown (SIGTERM) leaves the job running...
+        assert job_alive(name, job_id, cluster)
+        s.start_worker()  # ...and the resumed task re-attaches to it
         stop = s.create_task(stop=1)
         stop_history = s.wait_done(stop)
         history = s.wait_done(task)
@@ -161,6 +164,8 @@ def test_stop_cancels_the_job(emhub_server: Any, tmp_path: Path,
         assert stop_history[-1]["otf_status"] == "stopped", stop_history
         assert history[-1]["otf_status"] == "stopped", history[-1]
         assert otf["status"] == "stopped" and otf["job_id"] == job_id
+        assert "submitted" not in [e.get("msg") for e in history] and \
+            sum(e.get("otf_status") == "queued" for e in history) == 1  # one submit
         s.wait_for("the job to end", lambda: not job_alive(name, job_id, cluster), 60)
         if cluster is not None:
             jobs = sacct_jobs(cluster, otf["job_name"])
