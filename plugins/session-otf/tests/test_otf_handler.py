@@ -4,6 +4,8 @@ re-attach, stop and clear."""
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +226,33 @@ def test_stop_while_waiting_ends_the_waiting_task_and_a_second_task_defers(
     run(site, slurm, iterations=3)  # another task gets there first and submits
     first.process()
     assert first.finished and slurm.submits == 1
+
+
+def test_shell_text_in_session_values_reaches_a_real_local_job_literally(
+        tmp_path: Path) -> None:
+    name = "S1 a;b $(touch PWNED) `touch PWNED2` |x"
+    raw = tmp_path / "raw" / name
+    raw.mkdir(parents=True)
+    for n in range(2):
+        (raw / f"FoilHole_{n}_fractions.tiff").write_bytes(b"x")
+    script = ("import json,sys,os; json.dump(sys.argv[1:], open(os.path.join(sys.argv[1],"
+              " 'argv.json'), 'w'))")
+    emhub = FakeEMhub(sessions=[{"id": 7, "name": name, "extra": {
+        "raw": {"path": str(raw)}, "otf": {"workflow": "w"}}}])
+    config = {"min_movies": 2, "quiet_seconds": 0, "period": 0,
+              "otf_root": str(tmp_path / "otf"), "raw_root": str(tmp_path / "raw"),
+              "state_dir": str(tmp_path / "state"), "workflows": {"w": {
+                  "executor": "local", "argv": [sys.executable, "-c", script, "{otf_path}",
+                                                "{session_name}", "--raw={raw_path}"]}}}
+    run_handler(OtfHandler, {"name": "session-otf", "args": {"session_id": 7}},
+                iterations=2, config=config, services=emhub)
+    otf = tmp_path / "otf" / f"{name}_OTF"
+    deadline = time.monotonic() + 30
+    while not list(otf.glob("otf-local-*.status")):  # the job ended (and wrote why)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run_handler(OtfHandler, {"name": "session-otf", "args": {"session_id": 7}},
+                iterations=1, config=config, services=emhub)  # collects the exit
+    assert emhub.sessions[7]["extra"]["otf"]["status"] == "finished"
+    assert json.loads((otf / "argv.json").read_text()) == [str(otf), name, f"--raw={raw}"]
+    assert not list(tmp_path.rglob("PWNED*")) and not Path("PWNED").exists()
