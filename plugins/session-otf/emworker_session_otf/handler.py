@@ -8,28 +8,17 @@ re-attaches instead of submitting again; worker shutdown never cancels a job.
 
 from __future__ import annotations
 
-import datetime
-from collections import deque
 from typing import Any, ClassVar
 
 from emhub_worker_core.errors import ConfigError
-from emhub_worker_core.handler import TaskHandler
 
-from .executors import Executor, ExecutorError, make_executor
-from .executors.base import (
-    FAILED,
-    FINISHED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    TERMINAL,
-    UNKNOWN,
-    JobSpec,
-    JobState,
-)
+from .control import OtfSessionHandler
+from .executors import ExecutorError, make_executor
+from .executors.base import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, TERMINAL, UNKNOWN, JobState
 from .feed import MovieFeed, SettledMovies
-from .folder import create_otf_folder, move_aside
-from .inputs import OtfTarget, resolve
+from .folder import create_otf_folder
+from .inputs import resolve
+from .launch import build_spec, log_tail
 from .paths import PathRefused
 from .record import (
     CREATED,
@@ -44,22 +33,18 @@ from .settings import OtfSettings
 from .workflow import WorkflowError
 
 
-def _now_text() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _truthy(value: Any) -> bool:
     return value not in (None, "", 0, "0", False, "false", "no")
 
 
-class OtfHandler(TaskHandler):
+class OtfHandler(OtfSessionHandler):
     """On-the-fly processing of one session, submitted to the scheduler and tracked."""
 
     #: repeated by the host in its last event (e.g. ``interrupted``) for EMhub's pages
     snapshot_fields: ClassVar[tuple[str, ...]] = ("otf_status", "job_id", "movies_fed")
 
     def setup(self) -> None:
-        self.record: JobRecord | None = None
+        self.record = None
         self._last_wait: tuple[Any, ...] = ()
         self._unknown_since = 0.0
         self._dirty = False
@@ -68,14 +53,14 @@ class OtfHandler(TaskHandler):
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period
             self.store = RecordStore(self.settings.state_dir)
-            self.target: OtfTarget = resolve(self.args, self.settings, self.emhub)
+            self.target = resolve(self.args, self.settings, self.emhub)
         except (ConfigError, PathRefused, WorkflowError) as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
             return
         self.sid = self.target.session_id
         self.lock = session_lock(self.sid)
-        self.executor: Executor = make_executor(self.target.workflow.executor, self.runner,
+        self.executor = make_executor(self.target.workflow.executor, self.runner,
                                                 self.target.otf_path,
                                                 self.settings.command_timeout)
         if _truthy(self.args.get("stop")):
@@ -187,19 +172,6 @@ class OtfHandler(TaskHandler):
             self.update({**fields, "maxlen": self.settings.progress_maxlen})
 
     # -- the job --------------------------------------------------------------------------
-    def _spec(self, record: JobRecord) -> JobSpec:
-        target = self.target
-        otf = target.otf_path
-        values = {"session_id": str(self.sid), "session_name": target.session_name,
-                  "otf_path": str(otf), "raw_path": str(target.raw_path),
-                  "movies_list": str(self.feed.path), "params_file": str(otf / "otf_params.json"),
-                  "gain": "", "workflow": target.workflow.name, "microscope": target.microscope}
-        gains = sorted(p for p in otf.iterdir() if p.is_file() and "gain" in p.name.lower())
-        values["gain"] = str(gains[0]) if gains else ""
-        argv = target.workflow.render(values)
-        return JobSpec(name=record.job_name, argv=tuple(argv), workdir=otf,
-                       log_path=otf / "otf-submit.log", options=target.workflow.options)
-
     def _submit(self) -> None:
         record = self.record
         assert record is not None
@@ -214,7 +186,7 @@ class OtfHandler(TaskHandler):
         record.set_status(SUBMITTING, self.context.clock())
         self.store.save(record)  # before the scheduler hears of it
         try:
-            spec = self._spec(record)
+            spec = build_spec(self.target, record.job_name, self.feed.path)
             job_id = self.executor.submit(spec)
         except (ExecutorError, WorkflowError, OSError) as exc:
             self._fail(record, None, f"submit failed: {exc}")
@@ -308,7 +280,7 @@ class OtfHandler(TaskHandler):
         """Report the failure once; resubmit while retries are left."""
         now = self.context.clock()
         record.exit_code, record.ended = exit_code, now
-        record.log_tail = self._log_tail(record)
+        record.log_tail = log_tail(record.log, self.settings.log_tail_lines)
         if record.attempts <= self.settings.retries:
             self.logger.warning("%s; retrying (%d of %d)", message, record.attempts,
                                 self.settings.retries)
@@ -324,92 +296,3 @@ class OtfHandler(TaskHandler):
         self.logger.error("%s (exit code %s)", message, exit_code)
         self.done(otf_status=FAILED, error=message, job_id=record.job_id,
                   exit_code=exit_code, log_tail=record.log_tail)
-
-    def _log_tail(self, record: JobRecord) -> str:
-        lines: deque[str] = deque(maxlen=self.settings.log_tail_lines)
-        try:
-            with open(record.log, encoding="utf-8", errors="replace") as fh:
-                lines.extend(line.rstrip("\n") for line in fh)
-        except OSError:
-            return ""
-        return "\n".join(lines)[-4000:]
-
-    # -- control --------------------------------------------------------------------------
-    def _stop_job(self) -> None:
-        with self.lock:
-            try:
-                record = self.store.load(self.sid) or \
-                    record_from_extra(self.sid, self.target.otf_extra, self.task_id)
-            except RecordError as exc:
-                self.done(error=str(exc))
-                return
-            if record is not None and record.status in TERMINAL:
-                self.done(otf_status=record.status, msg="no running OTF job for this session")
-                return
-            if record is None:  # a task still waiting for movies sees this and ends
-                record = JobRecord(session_id=self.sid, owner_task=self.task_id,
-                                   path=str(self.target.otf_path),
-                                   workflow=self.target.workflow.name, host=self.target.host,
-                                   executor=self.executor.name,
-                                   created=self.context.clock())
-            self.record = record
-            executor = make_executor(record.executor or self.executor.name, self.runner,
-                                     self.target.otf_path, self.settings.command_timeout)
-            now = self.context.clock()
-            record.set_status(STOPPED, now)
-            record.ended = now
-            self.store.save(record)  # first: the tracking task must not call it a failure
-            error = ""
-            if record.job_id:
-                try:
-                    executor.cancel(record.job_id)
-                except ExecutorError as exc:
-                    error = f"cancel failed: {exc}"
-            self._publish()
-            self.done(otf_status=STOPPED, job_id=record.job_id, **({"error": error}
-                                                                   if error else {}))
-
-    def _clear(self) -> None:
-        """Cancel the job, move the OTF folder aside, forget the record (caller holds lock)."""
-        record = self.store.load(self.sid)
-        if record is not None and record.job_id and record.status not in TERMINAL:
-            executor = make_executor(record.executor or self.executor.name, self.runner,
-                                     self.target.otf_path, self.settings.command_timeout)
-            try:
-                executor.cancel(record.job_id)
-            except ExecutorError as exc:
-                self.report_error(exc)
-        moved = move_aside(self.target.otf_path)
-        try:  # the old data_path no longer exists; an empty one keeps the page working
-            self.emhub.set_session_data_path(self.sid, "")
-        except Exception as exc:  # noqa: BLE001 - said, and the new folder sets it again
-            self.logger.warning("data_path of session %s not cleared: %s", self.sid, exc)
-        self.store.remove(self.sid)
-        self.target = self._without_job(self.target)
-        self.update({"msg": "cleared", "moved_to": str(moved or ""),
-                     "maxlen": self.settings.progress_maxlen})
-
-    @staticmethod
-    def _without_job(target: OtfTarget) -> OtfTarget:
-        keep = {k: v for k, v in target.otf_extra.items()
-                if k in ("path", "workflow", "host", "cryolo_model")}
-        return OtfTarget(**{**target.__dict__, "otf_extra": keep})
-
-    # -- EMhub ----------------------------------------------------------------------------
-    def _publish(self) -> None:
-        """Send the complete ``extra.otf``; an EMhub outage is retried next step."""
-        if self.record is None:
-            return
-        otf = self.record.extra_otf(self.target.otf_extra)
-        try:
-            if not self._data_path_set and self.target.otf_path.is_dir():
-                # before the status leaves "created": EMhub's live view opens data_path,
-                # and a data_path that does not exist (yet) breaks the session page
-                self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
-                self._data_path_set = True
-            self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": _now_text()})
-            self._dirty = False
-        except Exception as exc:  # noqa: BLE001 - any failure: keep the job, say so, retry
-            self._dirty = True
-            self.logger.warning("extra.otf of session %s not updated (retry next step): %s",
-                                self.sid, exc)
