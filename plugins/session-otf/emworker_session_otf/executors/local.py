@@ -8,6 +8,7 @@ writes (:mod:`emworker_session_otf.wrapper`), since a restarted worker is not it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,6 +43,15 @@ def _alive(pid: int, start: str) -> bool:
     return fields[19] == start and fields[0] not in ("Z", "X")
 
 
+def _read_status(path: Path) -> tuple[int, int] | None:
+    """(exit code, signal) from the wrapper's status file; None while there is none."""
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+        return int(status["exit_code"]), int(status.get("signal") or 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class LocalExecutor:
     name = "local"
 
@@ -73,22 +83,23 @@ class LocalExecutor:
         pid, start = _parse(job_id)
         with _lock:
             child = _children.get(job_id)
+        status = _read_status(job_files(self.folder, pid, start)[1])
+        if status is not None:  # written last: the job is over, even if not yet exited
+            if child is not None:
+                with _lock:
+                    _children.pop(job_id, None)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(5)  # collect our child's exit (it is exiting)
+            code = status[0]
+            return JobState(FINISHED if code == 0 else FAILED, code,
+                            f"signal {status[1]}" if status[1] else "exited")
         wrapper_code = child.poll() if child is not None else None
         if _alive(pid, start):
             return JobState(RUNNING, detail=f"pid {pid}")
-        _log, status_path = job_files(self.folder, pid, start)
-        try:
-            status = json.loads(status_path.read_text(encoding="utf-8"))
-            code = int(status["exit_code"])
-        except (OSError, ValueError, KeyError, TypeError):
-            if wrapper_code is not None and wrapper_code < 0:
-                # signalled before it could record anything (e.g. cancelled as it started)
-                return JobState(FAILED, 128 - wrapper_code, f"signal {-wrapper_code}")
-            return JobState(UNKNOWN, detail="exited without a status file")
-        with _lock:
-            _children.pop(job_id, None)  # reaped (or never ours): nothing left to collect
-        return JobState(FINISHED if code == 0 else FAILED, code,
-                        f"signal {status.get('signal')}" if status.get("signal") else "exited")
+        if wrapper_code is not None and wrapper_code < 0:
+            # signalled before it could record anything (e.g. cancelled as it started)
+            return JobState(FAILED, 128 - wrapper_code, f"signal {-wrapper_code}")
+        return JobState(UNKNOWN, detail="exited without a status file")
 
     def cancel(self, job_id: str) -> None:
         pid, start = _parse(job_id)
