@@ -39,6 +39,10 @@ class EMhubServices(Protocol):
         """Merge ``extra``'s top-level keys into the session's ``extra``; returns the session."""
         ...
 
+    def set_session_data_path(self, session_id: int, data_path: str) -> JSON:
+        """Set the session's ``data_path`` (where EMhub's live view finds the processing)."""
+        ...
+
 
 class NoServices:
     """Services for a source with no EMhub behind it: every call says so clearly."""
@@ -60,6 +64,9 @@ class NoServices:
 
     def update_session_extra(self, session_id: int, extra: Mapping[str, Any]) -> JSON:
         raise self._unavailable(f"updating session {session_id}")
+
+    def set_session_data_path(self, session_id: int, data_path: str) -> JSON:
+        raise self._unavailable(f"setting the data path of session {session_id}")
 
 
 class InMemoryServices:
@@ -112,6 +119,13 @@ class InMemoryServices:
         if self.on_update is not None:
             self.on_update(int(session_id), copy.deepcopy(dict(extra)))
         return result
+
+    def set_session_data_path(self, session_id: int, data_path: str) -> dict[str, Any]:
+        self.calls.append(("set_session_data_path", (session_id, data_path)))
+        with self._lock:
+            session = self.sessions.setdefault(int(session_id), {"id": int(session_id)})
+            session["data_path"] = str(data_path)
+            return copy.deepcopy(session)
 
 
 def _has_none(value: Any) -> bool:

@@ -230,6 +230,14 @@ class EMhubClient:
             "id": int(session_id), "extra": dict(extra)}, "session")
         return dict(session)
 
+    def set_session_data_path(self, session_id: int, data_path: str) -> JSON:
+        """The session's ``data_path`` column (EMhub's live view reads processing there).
+
+        A cookie call (``update_session``): no token endpoint can change a column."""
+        session = self._cookie_call("update_session", {"attrs": {
+            "id": int(session_id), "data_path": str(data_path)}}, "session")
+        return dict(session)
+
 
 def _task_list(endpoint: str, tasks: Any) -> list[JSON]:
     if not isinstance(tasks, list):

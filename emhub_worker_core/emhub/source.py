@@ -63,6 +63,11 @@ class RemoteServices:
         return dict(self._call(f"update_session_extra {session_id}",
                                lambda: client.update_session_extra(session_id, extra)))
 
+    def set_session_data_path(self, session_id: int, data_path: str) -> JSON:
+        client = self._source.client
+        return dict(self._call(f"set_session_data_path {session_id}",
+                               lambda: client.set_session_data_path(session_id, data_path)))
+
 
 class EMhubTaskSource:
     """Tasks from one EMhub server for one registered worker name."""

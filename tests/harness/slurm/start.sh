@@ -1,5 +1,5 @@
 #!/bin/bash
-# Start a single-node Slurm cluster (munged, slurmctld, slurmd; no accounting) on 127.0.0.1
+# Start a single-node Slurm cluster (munged, slurmctld, slurmd; no accounting database; a job completion log for `sacct -c`) on 127.0.0.1
 # under $1 (default .test-run/slurm). Installs Debian's packages if missing. Idempotent.
 # Prints SLURM_CONF=<path> on success.
 set -euo pipefail
@@ -59,7 +59,8 @@ SchedulerParameters=batch_sched_delay=0
 ReturnToService=2
 MailProg=/bin/true
 AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$H/log/jobcomp.txt
 InactiveLimit=0
 KillWait=5
 MinJobAge=300

@@ -1,0 +1,3 @@
+"""The ``session-otf`` plugin: on-the-fly processing handed to the site's scheduler."""
+
+__all__: list[str] = []

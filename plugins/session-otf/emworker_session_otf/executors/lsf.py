@@ -1,0 +1,105 @@
+"""LSF: ``bsub`` to submit, ``bjobs -o "stat exit_code"`` for the state, ``bkill`` to cancel.
+
+LSF hands a job's command line to a shell on the execution host (it stores it in the job
+file), so each argv item is quoted with :func:`shlex.quote` here: the shell there turns
+them back into exactly our argv, and no metacharacter in a value is ever interpreted.
+Tested on outputs written from LSF's documented formats (no LSF is available here).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Optional
+
+from emhub_worker_core.errors import CommandError
+from emhub_worker_core.runner import Runner
+
+from .base import (
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    UNKNOWN,
+    ExecutorError,
+    JobSpec,
+    JobState,
+    unknown_options,
+)
+
+_SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
+_STATES = {"PEND": QUEUED, "PROV": QUEUED, "PSUSP": QUEUED, "WAIT": QUEUED,
+           "RUN": RUNNING, "USUSP": RUNNING, "SSUSP": RUNNING,
+           "DONE": FINISHED, "EXIT": FAILED}
+KNOWN = ("queue", "cpus", "time", "account", "gpus", "memory", "user")
+
+
+class LsfExecutor:
+    name = "lsf"
+
+    def __init__(self, runner: Runner, timeout: float = 30.0) -> None:
+        self.runner, self.timeout = runner, timeout
+
+    def _run(self, *argv: str, check: bool = True) -> tuple[int, str, str]:
+        try:
+            result = self.runner.run(list(argv), timeout=self.timeout, check=check)
+        except CommandError as exc:
+            raise ExecutorError(str(exc)) from exc
+        return result.returncode, result.stdout, result.stderr
+
+    def submit(self, spec: JobSpec) -> str:
+        bad = unknown_options(spec.options, KNOWN)
+        if bad or "user" in spec.options:
+            raise ExecutorError(f"lsf: option(s) {bad or ['user']} not supported (use queue, "
+                                "cpus, time, account, gpus, memory; run the worker as the "
+                                "submitting user)")
+        opts = spec.options
+        argv = ["bsub", "-J", spec.name, "-cwd", str(spec.workdir),
+                "-o", str(spec.workdir / "otf-%J.log")]
+        for key, flag in (("queue", "-q"), ("cpus", "-n"), ("time", "-W"),
+                          ("account", "-P"), ("memory", "-M")):
+            if key in opts:
+                argv += [flag, opts[key]]
+        if "gpus" in opts:
+            argv += ["-gpu", f"num={opts['gpus']}"]
+        _rc, out, err = self._run(*argv, *(shlex.quote(a) for a in spec.argv))
+        match = _SUBMITTED.search(out) or _SUBMITTED.search(err)
+        if not match:
+            raise ExecutorError(f"bsub printed no job id: {(out or err).strip()[:200]!r}")
+        return match.group(1)
+
+    def state(self, job_id: str) -> JobState:
+        rc, out, err = self._run("bjobs", "-noheader", "-o", "stat exit_code", job_id,
+                                 check=False)
+        line = out.strip().splitlines()[0] if out.strip() else ""
+        if rc != 0 or not line or "not found" in line:
+            if "not found" in (out + err):
+                return JobState(UNKNOWN, detail="not found")
+            if rc != 0:
+                raise ExecutorError(f"bjobs {job_id} exited with {rc}: {err.strip()[:300]}")
+            return JobState(UNKNOWN)
+        word, _, code_text = line.partition(" ")
+        status = _STATES.get(word.strip(), UNKNOWN)
+        code_text = code_text.strip()
+        code = int(code_text) if code_text.isdigit() else None
+        if status == FINISHED:
+            code = 0
+        return JobState(status, code, word.strip())
+
+    def cancel(self, job_id: str) -> None:
+        rc, out, err = self._run("bkill", job_id, check=False)
+        if rc != 0 and "already finished" not in (out + err):
+            raise ExecutorError(f"bkill {job_id} exited with {rc}: {(err or out).strip()[:300]}")
+
+    def find(self, name: str) -> Optional[str]:
+        rc, out, _err = self._run("bjobs", "-noheader", "-J", name, "-o", "jobid stat",
+                                  check=False)
+        for line in out.splitlines() if rc == 0 else []:
+            job_id, _, word = line.strip().partition(" ")
+            if _STATES.get(word.strip()) in (QUEUED, RUNNING) and job_id.isdigit():
+                return job_id
+        return None
+
+    def log_path(self, spec_log: Path, job_id: str) -> Path:
+        return spec_log.parent / f"otf-{job_id}.log"

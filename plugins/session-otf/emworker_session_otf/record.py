@@ -1,0 +1,150 @@
+"""One job per session: the record kept in a local state file and mirrored to ``extra.otf``.
+
+The record is written (temporary file, then rename) before anything else happens to the
+job: before ``submit`` (status ``submitting``, with the job name the scheduler can find it
+by) and again the moment the job id is known. A restarted worker reads it and re-attaches;
+the same record goes to EMhub, so another worker host can re-attach too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from emhub_worker_core.state import default_state_dir
+
+CREATED, SUBMITTING = "created", "submitting"
+_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def session_lock(session_id: int) -> threading.Lock:
+    """One lock per session in this process: tasks of one session never write at once."""
+    with _locks_guard:
+        return _locks.setdefault(session_id, threading.Lock())
+
+
+def stamp(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class JobRecord:
+    session_id: int
+    owner_task: str
+    path: str
+    workflow: str
+    host: str
+    status: str = CREATED
+    executor: str = ""
+    job_id: str = ""
+    job_name: str = ""
+    log: str = ""
+    created: float = 0.0
+    ready_at: float = 0.0        # when the min_movies-th movie had settled
+    submitted: float = 0.0
+    started: float = 0.0
+    ended: float = 0.0
+    exit_code: Optional[int] = None
+    log_tail: str = ""
+    movies_fed: int = 0
+    feed_ended: bool = False
+    attempts: int = 0
+    transitions: list[list[Any]] = field(default_factory=list)  # [status, epoch]
+
+    def set_status(self, status: str, now: float) -> bool:
+        """Change the status (noting when); False if it already was that."""
+        if status == self.status and self.transitions:
+            return False
+        self.status = status
+        self.transitions.append([status, round(now, 3)])
+        del self.transitions[:-20]  # bounded: a retry loop cannot grow it without end
+        return True
+
+    def extra_otf(self, keep: Mapping[str, Any]) -> dict[str, Any]:
+        """The complete ``extra.otf`` (EMhub replaces the key whole), with no None in it."""
+        otf = {k: v for k, v in keep.items() if v is not None}
+        status = self.status if self.status != SUBMITTING else CREATED
+        otf.update(
+            path=self.path, workflow=self.workflow, host=self.host, status=status,
+            executor=self.executor, job_id=self.job_id, job_name=self.job_name,
+            log=self.log, submitted=stamp(self.submitted) if self.submitted else "",
+            started=stamp(self.started) if self.started else "",
+            ended=stamp(self.ended) if self.ended else "",
+            exit_code=self.exit_code if self.exit_code is not None else "",
+            log_tail=self.log_tail, movies_fed=self.movies_fed, attempts=self.attempts,
+            transitions=[{"status": s, "at": stamp(t), "epoch": t}
+                         for s, t in self.transitions if s != SUBMITTING])
+        return otf
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class RecordStore:
+    """``<state dir>/session-<id>.json``, one file per session."""
+
+    def __init__(self, directory: str = "") -> None:
+        self.directory = Path(directory) if directory else default_state_dir() / "session-otf"
+
+    def path(self, session_id: int) -> Path:
+        return self.directory / f"session-{int(session_id)}.json"
+
+    def load(self, session_id: int) -> Optional[JobRecord]:
+        try:
+            data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise RecordError(f"job record {self.path(session_id)} unreadable: {exc}") from exc
+        if not isinstance(data, dict):
+            raise RecordError(f"job record {self.path(session_id)} is not an object")
+        return JobRecord.from_json(data)
+
+    def save(self, record: JobRecord) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".session-", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(asdict(record), fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path(record.session_id))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def remove(self, session_id: int) -> None:
+        """Forget a record (``clear``): renamed aside, like the folder, never deleted."""
+        path = self.path(session_id)
+        if path.exists():
+            os.replace(path, path.with_suffix(f".cleared-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
+
+
+class RecordError(RuntimeError):
+    """The local job record exists but cannot be read: never guess, never submit twice."""
+
+
+def record_from_extra(session_id: int, otf: Mapping[str, Any], owner: str) -> Optional[JobRecord]:
+    """A record rebuilt from EMhub's ``extra.otf`` when this host has no local file."""
+    if not otf.get("job_id") or not otf.get("executor"):
+        return None
+    record = JobRecord(session_id=session_id, owner_task=owner, path=str(otf.get("path", "")),
+                       workflow=str(otf.get("workflow", "")), host=str(otf.get("host", "")),
+                       status=str(otf.get("status") or CREATED),
+                       executor=str(otf["executor"]), job_id=str(otf["job_id"]),
+                       job_name=str(otf.get("job_name", "")), log=str(otf.get("log", "")),
+                       movies_fed=int(otf.get("movies_fed") or 0),
+                       attempts=int(otf.get("attempts") or 1))
+    for item in otf.get("transitions") or []:
+        if isinstance(item, Mapping) and "status" in item and "epoch" in item:
+            record.transitions.append([str(item["status"]), float(item["epoch"])])
+    return record
