@@ -79,3 +79,13 @@ def test_plugins_import_only_the_public_surface_and_the_test_kit(tree: Path) -> 
             offences += [f"{where}: {module}.{name} is not in its __all__"
                          for name in names if name not in public]
     assert not offences, "\n".join(offences)
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    text = (REPO / "docs" / "api.rst").read_text()
+    missing = [name for name in emhub_worker_core.__all__
+               if f"emhub_worker_core.{name}" not in text]
+    assert not missing, f"docs/api.rst does not document {missing}"
+    kit = (REPO / "docs" / "testing-kit.rst").read_text()
+    missing = [name for name in testing.__all__ if name not in kit]
+    assert not missing, f"docs/testing-kit.rst does not document {missing}"
