@@ -50,3 +50,18 @@ def test_session_updates_are_lines_as_documented(source: tuple[LocalTaskSource, 
     assert set(line) == {"time", "session_id", "session_extra"}
     assert line["session_extra"] == {"raw": {"movies": 4}}
     assert local.services.get_session(301)["extra"] == {"raw": {"movies": 4}}
+
+
+def test_task_event_lines_name_the_plugin(tmp_path: Path) -> None:
+    from emhub_worker_core import Task
+
+    path = tmp_path / "tasks.toml"
+    path.write_text('[[tasks]]\nname = "echo"\n')
+    events = io.StringIO()
+    local = LocalTaskSource(path, events=events,
+                            plugin_of=lambda task: "echo" if task.name == "echo" else None)
+    local.send(Task("t1", "echo", {}), {"count": 1})
+    local.send(Task("t2", "other", {}), {"error": "no handler", "done": 1})
+    lines = [json.loads(line) for line in events.getvalue().splitlines()]
+    assert [set(line) for line in lines] == [{"time", "task_id", "task", "plugin", "event"}] * 2
+    assert [line["plugin"] for line in lines] == ["echo", None]
