@@ -10,19 +10,21 @@ A plugin that declares no dependency on the core cannot be judged and is loaded.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from .version import PLUGIN_API, __version__
+
+if TYPE_CHECKING:  # packaging is imported when plugins are loaded, not for every command
+    from packaging.requirements import Requirement
 
 CORE_DISTRIBUTION = "emhub-worker-core"
 
 
 def core_requirements(requires: Iterable[str]) -> list[Requirement]:
     """The plugin's requirements on the core that apply here (markers evaluated)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     found = []
     for line in requires:
         try:
@@ -42,6 +44,8 @@ def core_requirements(requires: Iterable[str]) -> list[Requirement]:
 def incompatibility(requires: Iterable[str] | None,
                     core_version: str = __version__) -> Optional[str]:
     """Why the plugin cannot run on this core, or ``None`` when it can (or cannot be told)."""
+    from packaging.version import InvalidVersion, Version
+
     try:
         version = Version(core_version)
     except InvalidVersion:
