@@ -64,3 +64,11 @@ def test_the_documented_state_dir_is_the_units_state_directory() -> None:
     config_path = re.search(r"--config (/etc/emworker/%i\.toml)", unit)
     assert config_path is not None
     assert f"``/etc/emworker/{instance.group(1)}.toml``" in steps
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert lines[2] == "```bash"
+    assert lines[3].startswith("bash scripts/demo.sh   #")
+    assert lines[4].startswith("bash scripts/test.sh   #")
+    assert lines[5] == "```"
