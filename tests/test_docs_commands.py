@@ -18,7 +18,7 @@ from emhub_worker_core.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 DOC_FILES = sorted([*REPO.glob("docs/*.rst"), REPO / "README.md", *REPO.glob("plugins/*/README.md"),
-                    *REPO.glob("contrib/*/README.md")])
+                    *REPO.glob("contrib/*/README.md"), *REPO.glob("contrib/systemd/*.service")])
 #: ``emworker`` in command position: first word of a line, or the tail of a path
 COMMAND = re.compile(r"(?:^\s*(?:\$\s+)?|(?<=bin/))emworker(?=\s|$)(.*)$")
 STOP = re.compile(r"\s(?:#|\||&&|;|>|2>)")
@@ -27,6 +27,11 @@ STOP = re.compile(r"\s(?:#|\||&&|;|>|2>)")
 def code_snippets(path: Path) -> list[tuple[int, str]]:
     """``(line number, text)`` of the literal blocks' lines and inline literals of a doc."""
     lines = path.read_text().splitlines()
+    if path.suffix == ".service":  # ExecStart= lines, and `commands` in the comments
+        found = [(n, line.split("=", 1)[1]) for n, line in enumerate(lines, start=1)
+                 if line.startswith("Exec")]
+        return found + [(n, m.group(1)) for n, line in enumerate(lines, start=1)
+                        for m in re.finditer(r"`([^`]+)`", line) if line.startswith("#")]
     snippets: list[tuple[int, str]] = []
     in_block, fence = False, False
     for number, line in enumerate(lines, start=1):
