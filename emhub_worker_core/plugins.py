@@ -16,6 +16,7 @@ import pluggy
 
 from . import hookspecs
 from .handler import HandlerFactory
+from .pluginapi import incompatibility
 from .routing import Claim, Router, route_key
 
 log = logging.getLogger("emworker.plugins")
@@ -48,6 +49,8 @@ class EntryPointRef:
     entry_point: Any  # importlib.metadata.EntryPoint, or anything with .load()
     distribution: Optional[str]
     version: Optional[str]
+    #: the distribution's ``Requires-Dist`` lines (checked against the plugin API)
+    requires: tuple[str, ...] = ()
 
 
 def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPointRef]:
@@ -59,7 +62,7 @@ def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPoin
             if ep.group != group or (dist_name.lower(), ep.name) in seen:
                 continue
             seen.add((dist_name.lower(), ep.name))
-            yield EntryPointRef(ep.name, ep, dist_name, dist.version)
+            yield EntryPointRef(ep.name, ep, dist_name, dist.version, tuple(dist.requires or ()))
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -93,6 +96,10 @@ class PluginSet:
                 self.infos[ref.name] = PluginInfo(ref.name, ref.distribution, ref.version,
                                                   status=STATUS_DISABLED)
                 log.info("plugin %s (%s) is disabled", ref.name, ref.distribution)
+                continue
+            mismatch = incompatibility(ref.requires)
+            if mismatch is not None:  # refused before import: its code may not even load
+                self._failed(ref.name, ref.distribution, ref.version, mismatch)
                 continue
             try:
                 plugin = ref.entry_point.load()

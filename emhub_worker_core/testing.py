@@ -90,6 +90,26 @@ def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *
     return HandlerRun(handler, outcome, events)
 
 
+class FakeClock:
+    """A clock for :func:`run_handler`'s ``clock``: time stands still until :meth:`advance`.
+
+    ``self.context.clock()`` in a handler returns :attr:`now`; a test moves it forward
+    (from a :class:`FakeRunner` callable, say) to reach a heartbeat or an age rule without
+    waiting. It does not shorten :meth:`TaskHandler.wait`: run with ``wait=False``.
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock ``seconds`` forward; return the new time."""
+        self.now += seconds
+        return self.now
+
+
 class FakeEMhub(InMemoryServices):
     """In-memory stand-in for the EMhub calls handlers make; every call is in :attr:`calls`.
 
@@ -135,4 +155,5 @@ class FakeRunner:
         return check_result(result) if check else result
 
 
-__all__ = ["FakeEMhub", "FakeRunner", "HandlerRun", "make_context", "make_task", "run_handler"]
+__all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
+           "make_task", "run_handler"]

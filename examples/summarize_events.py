@@ -13,7 +13,9 @@ def main(path: str) -> None:
         for line in fh:
             record = json.loads(line)
             if "task_id" in record:
-                per_task[f"{record['task_id']} ({record['task']})"].append(record["event"])
+                plugin = record.get("plugin") or "no plugin"
+                per_task[f"{record['task_id']} ({record['task']}, {plugin})"].append(
+                    record["event"])
     for task, events in per_task.items():
         last = events[-1]
         state = "done" if "done" in last else ("error" if "error" in last else "running")

@@ -10,6 +10,12 @@ cd "$(dirname "$0")/.."
 quiet() { mkdir -p .test-run; "$@" >.test-run/install.log 2>&1 || { cat .test-run/install.log; return 1; }; }
 
 PYTHON=${PYTHON:-python3}
+# The pinned type checker (requirements/test-pins.txt: mypy 2.4.1) needs Python 3.10+;
+# emworker itself runs on 3.9 (scripts/demo.sh).
+python=.venv/bin/python; [ -x "$python" ] || python=$PYTHON
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+    echo "scripts/test.sh needs Python 3.10 or newer for mypy 2.4.1 (found $("$python" --version 2>&1));" \
+         "remove .venv and set PYTHON=python3.10 or newer" >&2; exit 2; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
 plugin_args=()
@@ -17,6 +23,7 @@ for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
 done
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
+    -r requirements/test-pins.txt \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
 exec .venv/bin/python -m pytest "$@"

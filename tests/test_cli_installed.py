@@ -50,7 +50,10 @@ def test_local_run_with_broken_plugin_beside(worker_env: dict[str, str], tmp_pat
                       "--events", str(events_path))
     assert result.returncode == 6, result.stderr  # a task without handler: TASKS_FAILED
     lines = [json.loads(line) for line in events_path.read_text().splitlines()]
-    assert all(set(line) == {"time", "task_id", "task", "event"} for line in lines)
+    assert all(set(line) == {"time", "task_id", "task", "plugin", "event"} for line in lines)
+    plugins = {line["task_id"]: line["plugin"] for line in lines}
+    # the plugin that handled each task, null where none did
+    assert plugins == {"t1": "echo", "local-2": None, "local-3": None}
     echo = [line["event"] for line in lines if line["task_id"] == "t1"]
     assert echo == [{"message": "> hi", "count": 1}, {"message": "> hi", "count": 2},
                     {"count": 2, "done": 1}]

@@ -10,12 +10,12 @@ import platform
 import socket
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable, Optional
 
 from .. import __version__, exitcodes
 from ..board import TaskBoard
 from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, TaskError
 from ..host import Host
 from ..logs import stderr_is_terminal
 from ..plugins import PluginSet
@@ -24,6 +24,7 @@ from ..service import ServiceMonitor
 from ..sources.base import TaskSource
 from ..sources.local import LocalTaskSource
 from ..state import default_state_dir
+from ..task import Task
 from .common import plugins_from, prepare
 
 log = logging.getLogger("emworker")
@@ -53,13 +54,14 @@ def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
     return specs
 
 
-def open_source(args: argparse.Namespace, config: Config, stack: contextlib.ExitStack
-                ) -> TaskSource:
+def open_source(args: argparse.Namespace, config: Config, stack: contextlib.ExitStack,
+                router: Router | None = None) -> TaskSource:
     if args.local:
         events: IO[str] | None = None
         if args.events:
             events = open(args.events, "a", encoding="utf-8")
-        return LocalTaskSource(args.local, events=events)
+        return LocalTaskSource(args.local, events=events,
+                               plugin_of=routed_plugin(router) if router else None)
     if args.events:
         raise ConfigError("--events goes with --local (EMhub keeps the events of its tasks)")
     emhub = config.section("emhub")
@@ -72,13 +74,23 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
     return source
 
 
+def routed_plugin(router: Router) -> Callable[[Task], Optional[str]]:
+    """The plugin a task goes to (the host resolves it the same way), or None."""
+    def plugin_of(task: Task) -> Optional[str]:
+        try:
+            return router.resolve(task).plugin
+        except TaskError:
+            return None
+    return plugin_of
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.iterations is not None and args.iterations < 1:
         raise ConfigError("--iterations must be at least 1")
     config = prepare(args)
     plugins, router = plugins_from(config)
     with contextlib.ExitStack() as stack:
-        source = open_source(args, config, stack)
+        source = open_source(args, config, stack, router)
         host = Host(router, plugin_config=config.plugin_section,
                     max_tasks=config.get("worker", "max_tasks"),
                     max_tasks_per_name=config.get("worker", "max_tasks_per_name"),

@@ -19,8 +19,10 @@
     id = 1
     name = "Krios01"
 
-Each event is written as one line ``{"time", "task_id", "task", "event"}``; session
-updates as ``{"time", "session_id", "session_extra"}``.
+Each event is written as one line ``{"time", "task_id", "task", "plugin", "event"}``
+(``plugin``: the plugin the task was routed to, ``null`` if none); session updates as
+``{"time", "session_id", "session_extra"}``. The format is documented in
+``docs/local-runs.rst``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any, Callable, Mapping, Optional
 
 from .._compat import tomllib
 from ..errors import ConfigError, TaskError
@@ -80,8 +82,11 @@ class LocalTaskSource:
 
     name = "local"
 
-    def __init__(self, path: str | Path, events: IO[str] | None = None) -> None:
+    def __init__(self, path: str | Path, events: IO[str] | None = None,
+                 plugin_of: Callable[[Task], Optional[str]] | None = None) -> None:
         self.path = Path(path)
+        #: names the plugin a task is routed to, for the events file (None: unknown)
+        self.plugin_of = plugin_of or (lambda task: None)
         self.writer = JsonLinesWriter(events if events is not None else sys.stdout)
         records, emhub = read_tasks_file(self.path)
         self._records = records
@@ -109,12 +114,13 @@ class LocalTaskSource:
             except TaskError as exc:
                 log.error("%s: task #%d skipped: %s", self.path, index, exc)
                 self.rejected += 1
-                self.writer.write({"task_id": f"local-{index}", "task": None,
+                self.writer.write({"task_id": f"local-{index}", "task": None, "plugin": None,
                                    "event": {"error": f"malformed task: {exc}", "done": 1}})
         return tasks
 
     def send(self, task: Task, event: EncodedEvent) -> None:
-        self.writer.write({"task_id": task.id, "task": task.name, "event": event})
+        self.writer.write({"task_id": task.id, "task": task.name,
+                           "plugin": self.plugin_of(task), "event": event})
 
     def _session_updated(self, session_id: int, extra: dict[str, Any]) -> None:
         self.writer.write({"session_id": session_id, "session_extra": extra})

@@ -6,8 +6,7 @@ Args: ``message`` (str, default "hello"), ``repeat`` (int, default 3), ``interva
 
 from __future__ import annotations
 
-from emhub_worker_core import TaskError, TaskHandler, hookimpl
-from emhub_worker_core.hookspecs import RegisterTask
+from emhub_worker_core import RegisterTask, TaskError, TaskHandler, hookimpl
 
 
 class EchoHandler(TaskHandler):

@@ -1,6 +1,6 @@
 from emworker_echo.plugin import EchoHandler
 
-from emhub_worker_core.execution import Outcome
+from emhub_worker_core import Outcome
 from emhub_worker_core.testing import run_handler
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from emhub_worker_core import TaskError, TaskHandler, hookimpl
-from emhub_worker_core.hookspecs import RegisterTask
+from emhub_worker_core import RegisterTask, TaskError, TaskHandler, hookimpl
 
 
 class MyPluginHandler(TaskHandler):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from emworker_myplugin.plugin import MyPluginHandler
 
-from emhub_worker_core.execution import Outcome
+from emhub_worker_core import Outcome
 from emhub_worker_core.testing import run_handler
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from emhub_worker_core import TaskHandler
-from emhub_worker_core.errors import CommandError, CommandNotFound, CommandTimeout
+from emhub_worker_core import CommandError, CommandNotFound, CommandTimeout, TaskHandler
 
 from .lsf import LSFClient
 from .parse import SAFE_NAME, LSFOutputError

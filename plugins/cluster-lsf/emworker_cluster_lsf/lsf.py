@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from emhub_worker_core.runner import CommandResult, Runner, check_result
+from emhub_worker_core import CommandResult, Runner, check_result
 
 from . import parse
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from emhub_worker_core.errors import CommandError
+from emhub_worker_core import CommandError
 
 from .lsf import LSFClient
 from .parse import SAFE_NAME, HostState, Job, cores_per_host, select_hosts

@@ -9,7 +9,7 @@ from typing import Any
 from emworker_cluster_lsf.handler import ClusterLSFHandler
 from emworker_cluster_lsf.testkit import fake_runner_responses
 
-from emhub_worker_core.errors import CommandTimeout
+from emhub_worker_core import CommandTimeout
 from emhub_worker_core.testing import FakeRunner, run_handler
 
 DATA = Path(__file__).parent / "data"

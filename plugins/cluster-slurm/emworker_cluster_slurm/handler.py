@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Sequence
 
-from emhub_worker_core.errors import CommandError
-from emhub_worker_core.handler import TaskHandler
+from emhub_worker_core import CommandError, TaskHandler
 
 from .jsonfmt import NODES_JSON, SINFO_JSON, SQUEUE_JSON, parse_nodes_json, parse_squeue_json
 from .model import JobInfo, NodeInfo, build_event, merge_nodes, select_partitions

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from emhub_worker_core.errors import TaskError
+from emhub_worker_core import TaskError
 
 # Partition names are only ever compared client-side, but refuse anything odd early.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")

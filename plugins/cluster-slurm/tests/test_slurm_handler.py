@@ -11,7 +11,7 @@ from emworker_cluster_slurm.handler import ClusterSlurmHandler
 from emworker_cluster_slurm.jsonfmt import NODES_JSON, SINFO_JSON, SQUEUE_JSON
 from emworker_cluster_slurm.textfmt import SINFO_TEXT, SQUEUE_TEXT
 
-from emhub_worker_core.errors import CommandTimeout
+from emhub_worker_core import CommandTimeout
 from emhub_worker_core.testing import FakeRunner, run_handler
 
 DATA = Path(__file__).parent / "data"

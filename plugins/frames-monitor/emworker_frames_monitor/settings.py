@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from emhub_worker_core import TaskError
-from emhub_worker_core.services import EMhubServices
+from emhub_worker_core import EMhubServices, TaskError
 
 from .movies import MovieRule
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from emhub_worker_core.handler import TaskHandler
+from emhub_worker_core import TaskHandler
 
 from .copier import TEMP_PREFIX, DestinationError
 from .engine import SessionTransfer

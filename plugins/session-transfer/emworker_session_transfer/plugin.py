@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from emhub_worker_core import hookimpl
-from emhub_worker_core.hookspecs import RegisterTask
+from emhub_worker_core import RegisterTask, hookimpl
 
 from .handler import MonitorHandler, TransferHandler
 

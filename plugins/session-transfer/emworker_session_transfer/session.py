@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from emhub_worker_core.services import EMhubServices
+from emhub_worker_core import EMhubServices
 
 from .paths import PathRefused, SessionPaths, session_paths
 from .settings import TransferSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core import ConfigError
 
 DEFAULT_LAYOUT = "{group}/{microscope}/{year}/raw/EPU/{user}/{date}_{microscope}_{short_name}"
 # One predicate for "movie" (moved, counted); the original had two that disagreed.

@@ -1,0 +1,91 @@
+"""The plugin contract is what ``emhub_worker_core`` exports, and the built-ins live by it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import emhub_worker_core
+from emhub_worker_core import testing
+
+REPO = Path(__file__).resolve().parent.parent
+#: the modules a plugin may import from: the public surface and the test kit
+PUBLIC_MODULES = {"emhub_worker_core", "emhub_worker_core.testing"}
+PLUGIN_TREES = sorted(p for p in [*REPO.glob("plugins/*"), *REPO.glob("contrib/*")]
+                      if (p / "pyproject.toml").exists())
+
+
+def core_imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """``(module, names, line)`` of every import of emhub_worker_core in one file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] == "emhub_worker_core":
+            found.append((node.module, [a.name for a in node.names], node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, [], node.lineno) for a in node.names
+                      if a.name.split(".")[0] == "emhub_worker_core"]
+    return found
+
+
+def test_the_contract_is_exported() -> None:
+    for name in ("hookimpl", "RegisterTask", "TaskHandler", "TaskContext", "Task",
+                 "EMhubServices", "Runner", "CommandResult", "Outcome", "TaskError",
+                 "EmworkerError", "CommandError", "ServiceUnavailable", "PLUGIN_API"):
+        assert name in emhub_worker_core.__all__, name
+
+
+def test_internals_are_not_exported_but_stay_importable() -> None:
+    for name in ("encode_event", "CommandRunner"):
+        assert name not in emhub_worker_core.__all__
+        assert hasattr(emhub_worker_core, name)  # older plugins may still import them
+
+
+@pytest.mark.parametrize("module", [emhub_worker_core, testing], ids=lambda m: m.__name__)
+def test_every_exported_name_exists(module: object) -> None:
+    names = list(vars(module)["__all__"])
+    assert len(names) == len(set(names))
+    missing = [name for name in names if not hasattr(module, name)]
+    assert not missing
+
+
+def test_the_package_is_marked_typed() -> None:
+    assert (Path(emhub_worker_core.__file__).parent / "py.typed").exists()
+    for tree in REPO.glob("plugins/*"):
+        packages = [p for p in tree.glob("emworker_*") if (p / "__init__.py").exists()]
+        assert packages and all((p / "py.typed").exists() for p in packages), tree
+
+
+def test_there_are_plugins_to_check() -> None:
+    names = {p.name for p in PLUGIN_TREES}
+    assert {"frames-monitor", "session-transfer", "echo-plugin", "plugin-template"} <= names
+
+
+@pytest.mark.parametrize("tree", PLUGIN_TREES, ids=lambda p: p.name)
+def test_plugins_import_only_the_public_surface_and_the_test_kit(tree: Path) -> None:
+    offences = []
+    for path in sorted(tree.rglob("*.py")):
+        if "build" in path.relative_to(tree).parts:
+            continue
+        for module, names, line in core_imports(path):
+            where = f"{path.relative_to(REPO)}:{line}"
+            if module not in PUBLIC_MODULES:
+                offences.append(f"{where}: imports private module {module}")
+                continue
+            public = emhub_worker_core.__all__ if module == "emhub_worker_core" \
+                else testing.__all__
+            offences += [f"{where}: {module}.{name} is not in its __all__"
+                         for name in names if name not in public]
+    assert not offences, "\n".join(offences)
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    text = (REPO / "docs" / "api.rst").read_text()
+    missing = [name for name in emhub_worker_core.__all__
+               if f"emhub_worker_core.{name}" not in text]
+    assert not missing, f"docs/api.rst does not document {missing}"
+    kit = (REPO / "docs" / "testing-kit.rst").read_text()
+    missing = [name for name in testing.__all__ if name not in kit]
+    assert not missing, f"docs/testing-kit.rst does not document {missing}"
