@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import threading
 
-from emhub_worker_core.handler import TaskHandler
+from emhub_worker_core import TaskHandler
 
 from .executors import Executor, ExecutorError, make_executor
 from .executors.base import STOPPED, TERMINAL

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core import ConfigError
 
 from .control import OtfSessionHandler
 from .executors import ExecutorError, make_executor

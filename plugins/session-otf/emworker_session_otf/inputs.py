@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from emhub_worker_core.services import EMhubServices
+from emhub_worker_core import EMhubServices
 
 from .paths import PathRefused, confine, safe_name
 from .settings import OtfSettings

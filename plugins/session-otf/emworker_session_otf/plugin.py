@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emhub_worker_core import hookimpl
-from emhub_worker_core.hookspecs import RegisterTask
+from emhub_worker_core import RegisterTask
 
 from .handler import OtfHandler
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core import ConfigError
 
 SECTION = "[plugins.session-otf]"
 DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emhub_worker_core.runner import Runner
+from emhub_worker_core import Runner
 
 from .base import Executor, ExecutorError
 from .local import LocalExecutor

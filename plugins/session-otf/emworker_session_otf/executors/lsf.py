@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-from emhub_worker_core.errors import CommandError
-from emhub_worker_core.runner import Runner
+from emhub_worker_core import CommandError
+from emhub_worker_core import Runner
 
 from .base import (
     FAILED,
