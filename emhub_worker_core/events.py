@@ -140,6 +140,12 @@ def _jsonable(value: Any, depth: int, path: set[int]) -> JSONValue:
         path.discard(id(value))
 
 
+def json_safe(value: Any) -> JSONValue:
+    """``value`` as data that ``json.dumps(..., allow_nan=False)`` always accepts, by the
+    same rules as nested event values (for other payloads, e.g. worker specs)."""
+    return _jsonable(value, 0, set())
+
+
 def _encode_value(value: Any) -> Scalar | None:
     if value is None:
         return None

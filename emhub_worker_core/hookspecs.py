@@ -74,11 +74,14 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
 
     Fires once per start-up of ``emworker run`` against EMhub, after the plugins are
     loaded and before the worker connects. Use it for what the plugin knows about the
-    machine (e.g. a scheduler's version). Keep it quick; exceptions are logged and the
-    plugin's contribution is skipped.
+    machine (e.g. a scheduler's version). Keep it quick. Each plugin's implementation is
+    called on its own: an exception, or a return value that is not a dict, is logged and
+    that plugin's contribution skipped, and ``emworker run`` goes on.
 
-    :return: a JSON-serialisable dict merged into ``specs["plugin_specs"]`` (prefix your
-        keys with your plugin's name), or ``None`` to add nothing.
+    :return: a dict merged into ``specs["plugin_specs"]`` (prefix your keys with your
+        plugin's name: a key another plugin already set is skipped with a warning), or
+        ``None`` to add nothing. Values that are not JSON are made JSON by the rules of
+        event values (``docs/events.rst``).
     """
 
 

@@ -47,9 +47,9 @@ def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
         "plugins": {i.name: i.version for i in plugins.listing() if i.status == "ok"},
         "tasks": router.task_names(),
     }
-    for result in plugins.pm.hook.emworker_worker_specs():
-        if isinstance(result, dict):
-            specs.setdefault("plugin_specs", {}).update(result)
+    plugin_specs = plugins.worker_specs()  # each plugin guarded on its own
+    if plugin_specs:
+        specs["plugin_specs"] = plugin_specs
     return specs
 
 
