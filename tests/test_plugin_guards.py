@@ -108,7 +108,7 @@ def test_emworker_run_survives_plugins_with_bad_specs(bad_specs_site: Path, tmp_
                                                       worker_env: dict[str, str]) -> None:
     env = {**worker_env, "PYTHONPATH": f"{bad_specs_site}:{REPO}"}
     tasks = tmp_path / "tasks.toml"
-    tasks.write_text('[[tasks]]\nname = "echo"\nid = "t1"\nargs = { message = "hi" }\n')
+    tasks.write_text('[[tasks]]\nname = "echo"\nid = "t1"\nargs = { message = "hi", repeat = 1 }\n')
     events = tmp_path / "events.jsonl"
     result = subprocess.run([sys.executable, "-m", "emhub_worker_core", "run", "--local",
                              str(tasks), "--events", str(events)], env=env,
