@@ -75,11 +75,13 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
                 if wait and pause(handler):
                     break
             return Outcome.DONE if handler.finished else Outcome.STOPPED
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: sys.exit() in a handler would otherwise end its thread with
+            # neither an event nor done, and the task would stay pending for ever
             send_failure(handler, exc)
             return Outcome.FAILED
     finally:
         try:
             handler.teardown()
-        except Exception as exc:
-            handler.logger.error("teardown failed: %s", exc)
+        except (Exception, SystemExit) as exc:
+            handler.logger.error("teardown failed: %s: %s", type(exc).__name__, exc)

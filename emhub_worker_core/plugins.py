@@ -97,7 +97,7 @@ class PluginSet:
                 continue
             try:
                 plugin = ref.entry_point.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import must not end us
                 self._failed(ref.name, ref.distribution, ref.version,
                              f"import failed: {type(exc).__name__}: {exc}", exc)
                 continue
@@ -135,7 +135,7 @@ class PluginSet:
             for impl in self.pm.hook.emworker_register_tasks.get_hookimpls():
                 if impl.plugin_name == name:
                     impl.function(**{a: register for a in impl.argnames if a == "register"})
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._unregister(name)
             return self._failed(name, distribution, version,
                                 f"registration failed: {type(exc).__name__}: {exc}", exc)
@@ -159,7 +159,7 @@ class PluginSet:
             name = impl.plugin_name
             try:
                 result = impl.function()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 log.error("plugin %s: emworker_worker_specs failed, its specs are skipped: "
                           "%s: %s", name, type(exc).__name__, exc)
                 continue

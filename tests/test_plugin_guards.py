@@ -120,3 +120,31 @@ def test_emworker_run_survives_plugins_with_bad_specs(bad_specs_site: Path, tmp_
     assert "Traceback" not in result.stderr
     sent = [json.loads(line)["event"] for line in events.read_text().splitlines()]
     assert sent[-1].get("done") == 1
+
+
+class Exits(TaskHandler):
+    def process(self) -> None:
+        sys.exit(3)
+
+
+def test_sys_exit_in_a_handler_fails_the_task_with_an_event() -> None:
+    from emhub_worker_core.testing import run_handler
+    run = run_handler(Exits, {"name": "t"})
+    assert run.outcome.value == "failed"
+    assert run.last["done"] == 1 and run.last["error"] == "SystemExit: 3"
+
+
+def test_sys_exit_at_import_or_registration_sets_the_plugin_aside() -> None:
+    from .test_plugins_memory import ref
+
+    @hookimpl
+    def emworker_register_tasks(register: Any) -> None:
+        sys.exit("no licence")
+
+    plugins = PluginSet()
+    plugins.load_entry_points([ref("quits", SystemExit(1)), ref("echo", registering())])
+    plugins.add(types.SimpleNamespace(emworker_register_tasks=emworker_register_tasks), "reg")
+    infos = {i.name: i for i in plugins.listing()}
+    assert infos["quits"].status == "failed" and "SystemExit" in (infos["quits"].error or "")
+    assert infos["reg"].status == "failed" and "no licence" in (infos["reg"].error or "")
+    assert infos["echo"].status == "ok"
