@@ -205,3 +205,21 @@ def test_connect_timeout_words() -> None:
                                              "retries exceeded")
     assert describe(exc, "http://10.0.0.1:5077", 10, 30) == \
         "no answer from 10.0.0.1:5077 within 10 s (connecting)"
+
+
+def test_emworker_check_says_connection_refused(worker_env: dict[str, str],
+                                                tmp_path: Path) -> None:
+    import sys
+    port = free_port()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nname = "w.test"\nstate_dir = "{tmp_path / "state"}"\n'
+                      f'[emhub]\nurl = "http://127.0.0.1:{port}"\nuser = "u"\n'
+                      f'password = "s3cret"\ntimeout = 2\n'
+                      '[plugins]\ndisable = ["broken"]\n')
+    result = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config",
+                             str(config), "check"], env=worker_env, capture_output=True,
+                            text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"connection refused by 127.0.0.1:{port}" in output, output
+    assert "Max retries" not in output and "s3cret" not in output
