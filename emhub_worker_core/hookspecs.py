@@ -46,9 +46,11 @@ class RegisterTask(Protocol):
             handler class itself).
         :param action: claim only tasks whose ``args["action"]`` equals this value
             (e.g. ``"transfer"`` of EMhub's ``session`` tasks), leaving other actions
-            of the same name to other plugins. ``None`` claims every action.
+            of the same name to other plugins. ``None`` claims every action; anything
+            but ``None`` or a non-empty string is an error (the plugin is set aside).
         :param aliases: more task names routed to the same handler with the same
-            ``action`` (e.g. ``["frames"]``, the name stock EMhub uses).
+            ``action`` (e.g. ``["frames"]``, the name stock EMhub uses). A list or tuple:
+            a lone string (``aliases="frames"``) is an error, not six one-letter names.
         """
 
 
