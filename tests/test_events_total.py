@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core.events import CYCLE_NOTE, DEEP_NOTE, MAX_DEPTH, encode_event
+from emhub_worker_core.events import (
+    CYCLE_NOTE,
+    DEEP_NOTE,
+    MAX_DEPTH,
+    _fast_json,
+    _jsonable,
+    encode_event,
+)
 
 
 class Colour(enum.IntEnum):
@@ -164,3 +171,49 @@ def test_documented_texts() -> None:
                      "broken": "<unprintable BrokenBoth>", "e": 1, "set": "[1,2,3]",
                      "mixed": '[1,"a"]'}
     assert type(event["e"]) is int
+
+
+def _slow(value: Any) -> str:
+    return json.dumps(_jsonable(value, 0, set()), separators=(",", ":"), allow_nan=False)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_fast_path_says_exactly_what_the_total_walk_says(seed: int) -> None:
+    value = _random_shape(random.Random(seed))
+    for candidate in (value, [value], {"k": value}, [HOSTILE[seed % len(HOSTILE)]]):
+        fast = _fast_json(candidate)
+        assert fast is None or fast == _slow(candidate), candidate
+
+
+def test_plain_snapshots_take_the_fast_path_and_odd_ones_do_not() -> None:
+    plain = {"entries": [{"path": "/a", "n": 1, "x": 0.5, "ok": True, "none": None,
+                          "ü": "ünïcödé", "t": (1, 2)}]}
+    assert _fast_json(plain) == _slow(plain)
+    for odd in ({1: "a"}, {"": 1}, [float("nan")], ["\udcff"], [{1, 2}], [b"x"],
+                collections.OrderedDict(a=1), [collections.OrderedDict(a=1)],
+                _deep(MAX_DEPTH + 1), _cycle(), [10**5000]):
+        assert _fast_json(odd) is None, odd
+    shared = [1]
+    assert _fast_json([shared, shared]) is None  # the walk handles shared members
+
+
+PLAIN_ATOMS: list[Any] = ["", "a", "ünï", "✓ ok", "😀", 0, -7, 2**61, 0.1, -1e300, True,
+                          False, None]
+
+
+def _plain_shape(rng: random.Random, depth: int = 0) -> Any:
+    pick = rng.random()
+    if depth > 8 or pick < 0.4:
+        return rng.choice(PLAIN_ATOMS)
+    if pick < 0.7:
+        return {rng.choice(["k", "ü", "path", "n"]) + str(i): _plain_shape(rng, depth + 1)
+                for i in range(rng.randint(0, 5))}
+    kind = rng.choice([list, tuple])
+    return kind(_plain_shape(rng, depth + 1) for _ in range(rng.randint(0, 5)))
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_plain_random_shapes_agree_on_both_paths(seed: int) -> None:
+    value = [_plain_shape(random.Random(seed))]
+    fast = _fast_json(value)
+    assert fast == _slow(value) or (fast is None and "😀" in repr(value)), value
