@@ -11,6 +11,7 @@ remembers where it came from (``emworker config show --sources``); secrets are m
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "max_tasks": ((int,), 16),              # tasks running at once on this host
         "max_tasks_per_name": ((dict,), {}),    # e.g. {"session" = 4}
         "grace_period": ((int, float), 30),     # seconds handlers get to stop on SIGTERM
+        "min_interval": ((int, float), 5),      # floor on every handler's waits, seconds
         "state_dir": ((str,), None),            # where `emworker status` reads the state file
         "log_level": ((str,), "INFO"),
     },
@@ -60,6 +62,7 @@ ENV_VARS: dict[tuple[str, str], str] = {
     ("worker", "max_tasks"): "EMWORKER_MAX_TASKS",
     ("worker", "log_level"): "EMWORKER_LOG_LEVEL",
     ("worker", "state_dir"): "EMWORKER_STATE_DIR",
+    ("worker", "min_interval"): "EMWORKER_MIN_INTERVAL",
     ("plugins", "disable"): "EMWORKER_DISABLE_PLUGINS",
     ("plugins", "strict"): "EMWORKER_STRICT_PLUGINS",
 }
@@ -152,7 +155,16 @@ def load_config(path: str | os.PathLike[str] | None = None,
         if env.get(var, "") != "":
             config.values[section][key] = _from_env(env[var], SCHEMA[section][key][0], var)
             config.sources[f"{section}.{key}"] = f"env ${var}"
+    _check_min_interval(config)
     return config
+
+
+def _check_min_interval(config: Config) -> None:
+    """The floor must be a real, non-negative number of seconds (0 switches it off)."""
+    value = config.values["worker"]["min_interval"]
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{config.sources['worker.min_interval']}: worker.min_interval: "
+                          f"expected seconds >= 0, got {value!r}")
 
 
 def _merge_file(config: Config, path: Path) -> None:

@@ -6,7 +6,7 @@ import enum
 import traceback
 
 from .errors import TransportError
-from .handler import TaskHandler
+from .handler import TaskHandler, wait_seconds
 
 
 class Outcome(enum.Enum):
@@ -28,6 +28,17 @@ def send_failure(handler: TaskHandler, exc: BaseException) -> None:
         handler.logger.error("could not report the failure: %s", send_exc)
 
 
+def pause(handler: TaskHandler) -> bool:
+    """Wait between two steps: ``handler.interval``, but never less than the admin's
+    ``min_interval`` unless the step just made marked progress. True if stopping.
+
+    The loop waits on the stop event itself rather than through ``handler.wait``, so a
+    handler that overrides ``wait`` cannot undo the floor.
+    """
+    floor = 0.0 if handler.progress_marked else max(0.0, handler.context.min_interval)
+    return handler.context.stop_event.wait(wait_seconds(handler.interval, floor))
+
+
 def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
              wait: bool = True) -> Outcome:
     """Run ``handler`` until done, stopped, failed or ``max_iterations`` steps.
@@ -35,7 +46,8 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
     A :class:`~emhub_worker_core.errors.TransportError` escaping a step (EMhub out of
     reach even after the client's retries) does not end the task: it is logged and the
     step is tried again after the interval. Any other exception ends the task with an
-    error event. ``wait=False`` skips the waits between steps (tests).
+    error event. Waits between steps follow :func:`pause` (the ``min_interval`` floor and
+    the progress rule). ``wait=False`` skips the waits between steps (tests).
     """
     try:
         try:
@@ -45,12 +57,13 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
                     break
                 except TransportError as exc:
                     handler.logger.warning("EMhub unreachable during setup, will retry: %s", exc)
-                    if handler.wait(handler.interval if wait else 0):
+                    if (pause(handler) if wait else handler.stopping):
                         return Outcome.STOPPED
             while not handler.finished and not handler.stopping:
                 if max_iterations is not None and handler.count >= max_iterations:
                     return Outcome.EXHAUSTED
                 handler.count += 1
+                handler._made_progress = False  # the progress rule is per step
                 try:
                     handler.process()
                 except TransportError as exc:
@@ -59,14 +72,16 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
                     break
                 if max_iterations is not None and handler.count >= max_iterations:
                     return Outcome.EXHAUSTED
-                if wait and handler.wait(handler.interval):
+                if wait and pause(handler):
                     break
             return Outcome.DONE if handler.finished else Outcome.STOPPED
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: sys.exit() in a handler would otherwise end its thread with
+            # neither an event nor done, and the task would stay pending for ever
             send_failure(handler, exc)
             return Outcome.FAILED
     finally:
         try:
             handler.teardown()
-        except Exception as exc:
-            handler.logger.error("teardown failed: %s", exc)
+        except (Exception, SystemExit) as exc:
+            handler.logger.error("teardown failed: %s: %s", type(exc).__name__, exc)

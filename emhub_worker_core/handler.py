@@ -5,11 +5,17 @@ thread, then calls :meth:`TaskHandler.setup` once and :meth:`TaskHandler.process
 and again, waiting :attr:`TaskHandler.interval` seconds between calls, until the handler
 calls :meth:`TaskHandler.done`, a stop is requested, or ``process`` raises (which becomes
 an ``error``/``stack``/``done`` event; see :mod:`emhub_worker_core.execution`).
+
+The admin's floor (``[worker] min_interval``, :attr:`TaskContext.min_interval`) bounds
+every wait from below, between steps and in :meth:`TaskHandler.wait`, so no task argument
+can make a handler hammer a scheduler, a share or EMhub. Only a step that called
+:meth:`TaskHandler.mark_progress` may wait less.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
@@ -22,6 +28,9 @@ from .services import EMhubServices, NoServices
 from .task import Task
 
 EventSender = Callable[[EncodedEvent], None]
+
+#: ``[worker] min_interval`` when the configuration does not set it, in seconds.
+DEFAULT_MIN_INTERVAL = 5.0
 
 
 class TaskLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -46,6 +55,23 @@ class TaskContext:
     runner: Runner = field(default_factory=CommandRunner)
     stop_event: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], float] = time.time
+    #: The admin's floor on every wait, in seconds (``[worker] min_interval``; the host
+    #: sets it, 0 here so that a context built by hand, e.g. in a test, has none).
+    min_interval: float = 0.0
+
+
+def wait_seconds(requested: object, floor: float) -> float:
+    """The wait actually made for ``requested`` seconds under ``floor``.
+
+    Anything that is not a number, and NaN, count as 0 (so the floor applies); a negative
+    wait is 0; an infinite one is as long as :class:`threading.Event` can wait.
+    """
+    if isinstance(requested, bool) or not isinstance(requested, (int, float)) \
+            or math.isnan(requested):
+        seconds = 0.0
+    else:
+        seconds = min(max(0.0, float(requested)), threading.TIMEOUT_MAX)
+    return max(seconds, floor)
 
 
 HandlerFactory = Callable[[TaskContext], "TaskHandler"]
@@ -69,6 +95,7 @@ class TaskHandler:
         #: Number of :meth:`process` calls so far (1 inside the first call).
         self.count = 0
         self._finished = False
+        self._made_progress = False
         self.logger = TaskLogger(logging.getLogger(f"emworker.plugin.{context.plugin}"),
                                  {"task_id": self.task.id, "task_name": self.task.name,
                                   "plugin": context.plugin})
@@ -146,6 +173,28 @@ class TaskHandler:
         """True once :meth:`done` was sent."""
         return self._finished
 
+    # -- pacing ---------------------------------------------------------------------------
+    def mark_progress(self) -> None:
+        """Say this step moved work forward (e.g. a batch of files was copied).
+
+        Until the next :meth:`process` call, waits may be shorter than the admin's
+        ``min_interval`` (down to 0): a handler with a backlog works through it at once,
+        and falls back to the floor as soon as a step finds nothing to do.
+        """
+        self._made_progress = True
+
+    @property
+    def progress_marked(self) -> bool:
+        """True when :meth:`mark_progress` was called during the current step."""
+        return self._made_progress
+
+    def _floor(self) -> float:
+        return 0.0 if self._made_progress else max(0.0, self.context.min_interval)
+
     def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``, waking at once on a stop; return True if stopping."""
-        return self.context.stop_event.wait(max(0.0, seconds))
+        """Sleep ``seconds``, waking at once on a stop; return True if stopping.
+
+        The wait is at least ``min_interval`` unless this step called
+        :meth:`mark_progress`.
+        """
+        return self.context.stop_event.wait(wait_seconds(seconds, self._floor()))

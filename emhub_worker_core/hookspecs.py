@@ -46,9 +46,11 @@ class RegisterTask(Protocol):
             handler class itself).
         :param action: claim only tasks whose ``args["action"]`` equals this value
             (e.g. ``"transfer"`` of EMhub's ``session`` tasks), leaving other actions
-            of the same name to other plugins. ``None`` claims every action.
+            of the same name to other plugins. ``None`` claims every action; anything
+            but ``None`` or a non-empty string is an error (the plugin is set aside).
         :param aliases: more task names routed to the same handler with the same
-            ``action`` (e.g. ``["frames"]``, the name stock EMhub uses).
+            ``action`` (e.g. ``["frames"]``, the name stock EMhub uses). A list or tuple:
+            a lone string (``aliases="frames"``) is an error, not six one-letter names.
         """
 
 
@@ -74,11 +76,14 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
 
     Fires once per start-up of ``emworker run`` against EMhub, after the plugins are
     loaded and before the worker connects. Use it for what the plugin knows about the
-    machine (e.g. a scheduler's version). Keep it quick; exceptions are logged and the
-    plugin's contribution is skipped.
+    machine (e.g. a scheduler's version). Keep it quick. Each plugin's implementation is
+    called on its own: an exception, or a return value that is not a dict, is logged and
+    that plugin's contribution skipped, and ``emworker run`` goes on.
 
-    :return: a JSON-serialisable dict merged into ``specs["plugin_specs"]`` (prefix your
-        keys with your plugin's name), or ``None`` to add nothing.
+    :return: a dict merged into ``specs["plugin_specs"]`` (prefix your keys with your
+        plugin's name: a key another plugin already set is skipped with a warning), or
+        ``None`` to add nothing. Values that are not JSON are made JSON by the rules of
+        event values (``docs/events.rst``).
     """
 
 

@@ -21,7 +21,7 @@ from . import exitcodes
 from .errors import AuthenticationError, TaskError
 from .events import EncodedEvent, encode_event
 from .execution import Outcome, run_task, send_failure
-from .handler import TaskContext, TaskHandler
+from .handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
 from .routing import Claim, Router
 from .runner import CommandRunner, Runner
 from .sources.base import TaskSource
@@ -53,7 +53,8 @@ class Host:
                  = lambda name: {}, runner: Runner | None = None, max_tasks: int = 16,
                  max_tasks_per_name: Mapping[str, int] | None = None,
                  grace_period: float = 30.0, max_iterations: int | None = None,
-                 observers: list[EventObserver] | None = None) -> None:
+                 observers: list[EventObserver] | None = None,
+                 min_interval: float = DEFAULT_MIN_INTERVAL) -> None:
         self.router = router
         self.plugin_config = plugin_config
         self.runner = runner or CommandRunner()
@@ -61,6 +62,8 @@ class Host:
         self.max_tasks_per_name = dict(max_tasks_per_name or {})
         self.grace_period = grace_period
         self.max_iterations = max_iterations
+        #: the admin's floor on every handler's waits (``[worker] min_interval``)
+        self.min_interval = max(0.0, min_interval)
         self.observers = list(observers or [])
         self.running: dict[str, RunningTask] = {}
         self.waiting: deque[tuple[Task, Claim]] = deque()
@@ -256,7 +259,8 @@ class Host:
         context = TaskContext(task=task, send=lambda event: self._send(task, claim, event, rt),
                               plugin=claim.plugin, config=self.plugin_config(claim.plugin),
                               services=self._source.services if self._source else None,  # type: ignore[arg-type]
-                              runner=self.runner, stop_event=rt.stop_event)
+                              runner=self.runner, stop_event=rt.stop_event,
+                              min_interval=self.min_interval)
         try:
             try:
                 handler = claim.factory(context)

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 import pluggy
 
 from . import hookspecs
+from .events import json_safe
 from .handler import HandlerFactory
 from .pluginapi import incompatibility
 from .routing import Claim, Router, route_key
@@ -103,7 +104,7 @@ class PluginSet:
                 continue
             try:
                 plugin = ref.entry_point.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import must not end us
                 self._failed(ref.name, ref.distribution, ref.version,
                              f"import failed: {type(exc).__name__}: {exc}", exc)
                 continue
@@ -129,7 +130,8 @@ class PluginSet:
 
         def register(task_name: str, handler_factory: HandlerFactory, *,
                      action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
-            for task in [task_name, *aliases]:
+            _check_action(task_name, action)
+            for task in [task_name, *_alias_list(task_name, aliases)]:
                 if not isinstance(task, str) or not task or ":" in task:
                     raise ValueError(f"invalid task name {task!r}")
                 if not callable(handler_factory):
@@ -140,13 +142,50 @@ class PluginSet:
             for impl in self.pm.hook.emworker_register_tasks.get_hookimpls():
                 if impl.plugin_name == name:
                     impl.function(**{a: register for a in impl.argnames if a == "register"})
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._unregister(name)
             return self._failed(name, distribution, version,
                                 f"registration failed: {type(exc).__name__}: {exc}", exc)
         self.claims.extend(claims)
         info.tasks = sorted({c.key for c in claims})
         return info
+
+    def worker_specs(self) -> dict[str, Any]:
+        """Every plugin's ``emworker_worker_specs``, each called on its own.
+
+        A plugin that raises, or returns anything but a dict (or ``None``), is logged and
+        its contribution skipped; values are made JSON-safe (see :func:`.events.json_safe`)
+        so one odd value cannot make ``connect_worker`` fail. A key two plugins both set
+        keeps the first plugin's value (by plugin name) and the clash is logged.
+        """
+        merged: dict[str, Any] = {}
+        owner: dict[str, str] = {}
+        impls = sorted(self.pm.hook.emworker_worker_specs.get_hookimpls(),
+                       key=lambda impl: impl.plugin_name)
+        for impl in impls:
+            name = impl.plugin_name
+            try:
+                result = impl.function()
+            except (Exception, SystemExit) as exc:
+                log.error("plugin %s: emworker_worker_specs failed, its specs are skipped: "
+                          "%s: %s", name, type(exc).__name__, exc)
+                continue
+            if result is None:
+                continue
+            if not isinstance(result, Mapping):
+                log.error("plugin %s: emworker_worker_specs returned %s, not a dict; its "
+                          "specs are skipped", name, type(result).__name__)
+                continue
+            safe = json_safe(result)
+            assert isinstance(safe, dict)  # a Mapping always becomes a dict
+            for key, value in safe.items():
+                if key in merged:
+                    log.warning("plugins %s and %s both set worker spec %r; keeping %s's "
+                                "(prefix keys with the plugin name)", owner[key], name, key,
+                                owner[key])
+                    continue
+                merged[key], owner[key] = value, name
+        return merged
 
     def _unregister(self, name: str) -> None:
         if self.pm.get_plugin(name) is not None:
@@ -184,6 +223,27 @@ class PluginSet:
     def listing(self) -> list[PluginInfo]:
         """Every plugin, sorted by name (call :meth:`router` first for conflicts)."""
         return sorted(self.infos.values(), key=lambda i: i.name)
+
+
+def _check_action(task_name: object, action: object) -> None:
+    if action is not None and (not isinstance(action, str) or not action):
+        raise TypeError(f"action for {task_name!r} must be a non-empty string or None, "
+                        f"got {action!r} ({type(action).__name__})")
+
+
+def _alias_list(task_name: object, aliases: object) -> list[object]:
+    """``aliases`` as a list; a lone string is refused, not split into letters."""
+    if isinstance(aliases, (str, bytes)):
+        raise TypeError(f"aliases for {task_name!r} must be a list of task names, not the "
+                        f"string {aliases!r} (write aliases=[{aliases!r}])")
+    if not isinstance(aliases, Iterable):
+        raise TypeError(f"aliases for {task_name!r} must be a list of task names, got "
+                        f"{type(aliases).__name__}")
+    try:
+        return list(aliases)
+    except TypeError:  # an iterable whose iteration fails
+        raise TypeError(f"aliases for {task_name!r} must be a list of task names, got "
+                        f"{type(aliases).__name__}") from None
 
 
 def load_plugins(disabled: Iterable[str] = (), pins: Mapping[str, str] | None = None,

@@ -78,7 +78,10 @@ class Router:
         actions = sorted(k.split(":", 1)[1] for k in list(self.routes) + list(self.conflicts)
                          if k.startswith(task.name + ":"))
         if actions:
-            raise TaskError(f"Unknown action {action!r} for task {task.name}; "
+            # a non-string action (a number, a list) is named as itself, never as None
+            given = task.args.get("action")
+            shown = repr(given) if len(repr(given)) <= 80 else repr(given)[:77] + "..."
+            raise TaskError(f"Unknown action {shown} for task {task.name}; "
                             f"this worker handles: {', '.join(actions)}")
         raise TaskError(f"There is no handler for task {task.name}")
 

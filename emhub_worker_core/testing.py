@@ -62,12 +62,16 @@ def make_task(task: Union[Task, Mapping[str, Any]]) -> Task:
 def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, Any] | None = None,
                  services: Any = None, runner: Any = None, plugin: str = "test",
                  events: list[EncodedEvent] | None = None,
-                 clock: Callable[[], float] | None = None) -> TaskContext:
-    """A :class:`TaskContext` whose events are appended to ``events``."""
+                 clock: Callable[[], float] | None = None,
+                 min_interval: float = 0.0) -> TaskContext:
+    """A :class:`TaskContext` whose events are appended to ``events``.
+
+    ``min_interval`` is the admin's floor on waits; 0 (none) by default so tests are quick.
+    """
     sink = events if events is not None else []
     ctx = TaskContext(task=make_task(task), send=sink.append, plugin=plugin,
                       config=dict(config or {}), services=services or FakeEMhub(),
-                      runner=runner or FakeRunner())
+                      runner=runner or FakeRunner(), min_interval=min_interval)
     if clock is not None:
         ctx.clock = clock
     return ctx
@@ -76,15 +80,17 @@ def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, A
 def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *,
                 iterations: int | None = 1, config: Mapping[str, Any] | None = None,
                 services: Any = None, runner: Any = None, wait: bool = False,
-                clock: Callable[[], float] | None = None) -> HandlerRun:
+                clock: Callable[[], float] | None = None,
+                min_interval: float = 0.0) -> HandlerRun:
     """Build the handler for ``task`` and run it through the host's own loop.
 
     :param iterations: how many ``process()`` steps at most (``None``: until done/stop).
     :param wait: honour the handler's interval between steps (default: no waiting).
+    :param min_interval: the admin's floor the host would apply (with ``wait=True``).
     """
     events: list[EncodedEvent] = []
     context = make_context(task, config=config, services=services, runner=runner,
-                           events=events, clock=clock)
+                           events=events, clock=clock, min_interval=min_interval)
     handler = factory(context)
     outcome = run_task(handler, max_iterations=iterations, wait=wait)
     return HandlerRun(handler, outcome, events)

@@ -45,7 +45,7 @@ def test_local_run_with_broken_plugin_beside(worker_env: dict[str, str], tmp_pat
                      '[[tasks]]\nargs = {}\n')
     events_path = tmp_path / "events.jsonl"
     config = tmp_path / "config.toml"
-    config.write_text('[plugins.echo]\nprefix = "> "\n')
+    config.write_text('[worker]\nmin_interval = 0\n[plugins.echo]\nprefix = "> "\n')
     result = emworker(worker_env, "--config", str(config), "run", "--local", str(tasks),
                       "--events", str(events_path))
     assert result.returncode == 6, result.stderr  # a task without handler: TASKS_FAILED

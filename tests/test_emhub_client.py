@@ -55,7 +55,8 @@ class FakeHTTP:
         self.replies = {k: list(v) for k, v in replies.items()}
         self.calls: list[tuple[str, Any, Any]] = []
 
-    def post(self, url: str, json: Any = None, timeout: Any = None) -> FakeResponse:
+    def post(self, url: str, json: Any = None, timeout: Any = None,
+             verify: Any = True) -> FakeResponse:
         endpoint = url.rsplit("/", 1)[-1]
         self.calls.append((endpoint, json, timeout))
         queue = self.replies.get(endpoint) or [{"error": f"no reply scripted for {endpoint}"}]

@@ -48,9 +48,9 @@ def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
         "plugins": {i.name: i.version for i in plugins.listing() if i.status == "ok"},
         "tasks": router.task_names(),
     }
-    for result in plugins.pm.hook.emworker_worker_specs():
-        if isinstance(result, dict):
-            specs.setdefault("plugin_specs", {}).update(result)
+    plugin_specs = plugins.worker_specs()  # each plugin guarded on its own
+    if plugin_specs:
+        specs["plugin_specs"] = plugin_specs
     return specs
 
 
@@ -95,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     max_tasks=config.get("worker", "max_tasks"),
                     max_tasks_per_name=config.get("worker", "max_tasks_per_name"),
                     grace_period=float(config.get("worker", "grace_period")),
-                    max_iterations=args.iterations)
+                    max_iterations=args.iterations,
+                    min_interval=float(config.get("worker", "min_interval")))
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
         if not args.local:  # a local run must not overwrite the service's state file

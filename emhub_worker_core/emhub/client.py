@@ -27,6 +27,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from .neterrors import describe
 from .settings import EMhubSettings
 
 log = logging.getLogger("emworker.emhub")
@@ -106,18 +107,15 @@ class EMhubClient:
     def _post(self, endpoint: str, body: Any, read_timeout: float | None = None) -> Any:
         timeout = (self.settings.timeout, read_timeout or self.settings.timeout)
         try:
+            # verify per call: a session-level CA bundle loses to $REQUESTS_CA_BUNDLE
+            # and $CURL_CA_BUNDLE in requests, so [emhub] verify would be ignored
             reply = self.http.post(self.settings.endpoint(endpoint), json=body,
-                                   timeout=timeout)
-        except requests.exceptions.SSLError as exc:
-            raise TransportError(f"{endpoint}: TLS failure talking to {self.settings.url} "
-                                 f"(check [emhub] verify): {exc}") from None
-        except (requests.exceptions.ReadTimeout) as exc:
-            if read_timeout is not None:
-                raise PollTimeout(f"{endpoint}: no answer within {read_timeout:g} s") from exc
-            raise TransportError(f"{endpoint}: no answer within {timeout[1]:g} s") from None
+                                   timeout=timeout, verify=self.settings.verify)
         except requests.exceptions.RequestException as exc:
-            raise TransportError(f"{endpoint}: {type(exc).__name__}: "
-                                 f"{_short(exc)}") from None
+            words = describe(exc, self.settings.url, timeout[0], timeout[1])
+            if read_timeout is not None and isinstance(exc, requests.exceptions.ReadTimeout):
+                raise PollTimeout(f"{endpoint}: {words}") from exc
+            raise TransportError(f"{endpoint}: {words}") from None
         status = reply.status_code
         if status == 401:
             raise LoginExpired(f"{endpoint}: HTTP 401, not logged in")
@@ -244,10 +242,3 @@ def _task_list(endpoint: str, tasks: Any) -> list[JSON]:
         raise ProtocolError(f"{endpoint}: expected a list of tasks, got {type(tasks).__name__}")
     return tasks
 
-
-def _short(exc: BaseException) -> str:
-    """A connection error's gist, without urllib3's nested reprs."""
-    text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] [^')\]]+|Connection refused|Connection reset[^')]*|"
-                      r"Read timed out|Max retries exceeded", text)
-    return match.group(0) if match else text[:200]

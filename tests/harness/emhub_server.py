@@ -273,8 +273,10 @@ class EMhubServer:
         else:
             emhub["password"] = self.password
         emhub.update(emhub_settings or {})
+        # min_interval 0: tests run handlers faster than a facility should; the floor
+        # has tests of its own (tests/test_min_interval*.py), which set it explicitly.
         settings = {"name": worker, "state_dir": str(path.parent / f"state-{worker}"),
-                    **(worker_settings or {})}
+                    "min_interval": 0, **(worker_settings or {})}
         lines = ["[worker]", *_toml_pairs(settings), "", "[emhub]", *_toml_pairs(emhub), ""]
         path.write_text("\n".join(lines) + "\n" + extra_toml)
         return path

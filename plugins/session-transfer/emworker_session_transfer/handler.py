@@ -65,6 +65,7 @@ class TransferHandler(TaskHandler):
             return
         self.retry = 0.0
         if step.new_files:  # more may be waiting: look again at once
+            self.mark_progress()  # without it the core's min_interval floor applies
             self.interval = 0.0
         elif pending:
             self.interval = min(self.settings.period, self.settings.quiet_seconds)

@@ -175,3 +175,25 @@ def test_idle_rule_waits_for_the_quiet_period(tree: Tree) -> None:
     steps_after = result.handler.count
     assert result.last["done"] == 1 and last_transfer < len(result.events) - 1
     assert steps_after > 20 / 0.5 / 2  # the clock ticked through the idle period first
+
+
+def test_a_step_that_moved_files_marks_progress_and_an_idle_one_does_not(tree: Tree) -> None:
+    """The core's min_interval floor applies unless a step marked progress (contract)."""
+    marks: list[tuple[bool, bool]] = []
+
+    class Recording(TransferHandler):
+        def process(self) -> None:
+            sent_before = len(events)
+            super().process()
+            moved = any("new_files" in e for e in events[sent_before:])
+            marks.append((moved, self.progress_marked))
+
+    services = session_services(tree.frames_root, tree.raw_root)
+    events: list = []  # type: ignore[type-arg]
+    from emhub_worker_core.execution import run_task
+    from emhub_worker_core.testing import make_context
+    context = make_context(TASK, config=fast_config(quiet_seconds=1, stop_after_idle=30),
+                           services=services, events=events, clock=TickingClock(FakeClock()))
+    run_task(Recording(context), max_iterations=None, wait=False)
+    assert (True, True) in marks and (False, False) in marks, marks
+    assert all(moved == marked for moved, marked in marks), marks

@@ -1,0 +1,1 @@
+"""Test fixture: three plugins with misbehaving ``emworker_worker_specs`` hooks."""
