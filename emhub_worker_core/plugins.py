@@ -10,13 +10,16 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import pluggy
 
 from . import hookspecs
-from .handler import HandlerFactory
+from .lazy import as_factory
 from .routing import Claim, Router, route_key
+
+if TYPE_CHECKING:
+    from .handler import HandlerFactory
 
 log = logging.getLogger("emworker.plugins")
 
@@ -34,6 +37,8 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     status: str = STATUS_OK
     error: Optional[str] = None
+    #: keys of ``[plugins.<name>]`` the plugin declares (``None``: it declares none)
+    settings: Optional[dict[str, str]] = None
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
@@ -120,14 +125,13 @@ class PluginSet:
         self.infos[name] = info
         claims: list[Claim] = []
 
-        def register(task_name: str, handler_factory: HandlerFactory, *,
+        def register(task_name: str, handler_factory: Union[HandlerFactory, str], *,
                      action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
+            factory = as_factory(handler_factory)
             for task in [task_name, *aliases]:
                 if not isinstance(task, str) or not task or ":" in task:
                     raise ValueError(f"invalid task name {task!r}")
-                if not callable(handler_factory):
-                    raise TypeError(f"handler for {task!r} is not callable")
-                claims.append(Claim(task, action, handler_factory, name, distribution))
+                claims.append(Claim(task, action, factory, name, distribution))
 
         try:
             for impl in self.pm.hook.emworker_register_tasks.get_hookimpls():
@@ -139,7 +143,28 @@ class PluginSet:
                                 f"registration failed: {type(exc).__name__}: {exc}", exc)
         self.claims.extend(claims)
         info.tasks = sorted({c.key for c in claims})
+        info.settings = self._declared_settings(name)
         return info
+
+    def _declared_settings(self, name: str) -> Optional[dict[str, str]]:
+        """The plugin's ``emworker_plugin_settings`` answer; a broken one is logged."""
+        for impl in self.pm.hook.emworker_plugin_settings.get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            try:
+                declared = impl.function()
+                if declared is None:
+                    return None
+                if not isinstance(declared, Mapping) or \
+                        not all(isinstance(k, str) for k in declared):
+                    raise TypeError(f"expected a mapping of setting names, got "
+                                    f"{type(declared).__name__}")
+                return {key: str(text) for key, text in declared.items()}
+            except Exception as exc:
+                log.warning("plugin %s: emworker_plugin_settings failed, its settings "
+                            "are not checked: %s: %s", name, type(exc).__name__, exc)
+                return None
+        return None
 
     def _unregister(self, name: str) -> None:
         if self.pm.get_plugin(name) is not None:

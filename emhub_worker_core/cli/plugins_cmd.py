@@ -8,9 +8,6 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from .common import plugins_from, prepare
 
 
@@ -31,17 +28,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         json.dump([i.as_json() for i in infos], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from rich.console import Console  # only a table needs rich
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="emworker plugins")
     for column in ("name", "distribution", "version", "tasks", "status", "error"):
         table.add_column(column, overflow="fold")
     colours = {"ok": "green", "failed": "red", "conflict": "yellow", "disabled": "dim"}
     for info in infos:
-        table.add_row(info.name, info.distribution or "-", info.version or "-",
-                      ", ".join(info.tasks) or "-",
-                      f"[{colours.get(info.status, 'white')}]{info.status}[/]",
-                      info.error or "", )
-    console = Console()
+        # Text, never markup: names and errors come from plugins and may hold "[...]"
+        table.add_row(Text(info.name), Text(info.distribution or "-"),
+                      Text(info.version or "-"), Text(", ".join(info.tasks) or "-"),
+                      Text(info.status, style=colours.get(info.status, "white")),
+                      Text(info.error or ""))
+    console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or a log: do not squeeze the table to 80 columns
-        console = Console(width=200)
+        console = Console(width=200, highlight=False)
     console.print(table)
     return 0

@@ -5,26 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import platform
 import socket
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .. import __version__, exitcodes
-from ..board import TaskBoard
-from ..config import Config
-from ..errors import ConfigError
-from ..host import Host
-from ..logs import stderr_is_terminal
-from ..plugins import PluginSet
-from ..routing import Router
-from ..service import ServiceMonitor
-from ..sources.base import TaskSource
-from ..sources.local import LocalTaskSource
-from ..state import default_state_dir
+from .. import exitcodes
+from .._version import __version__
+from ..errors import ConfigError, UsageError
 from .common import plugins_from, prepare
+
+if TYPE_CHECKING:  # the host and the sources are imported when the worker runs
+    from ..config import Config
+    from ..plugins import PluginSet
+    from ..routing import Router
+    from ..sources.base import TaskSource
 
 log = logging.getLogger("emworker")
 
@@ -35,9 +31,33 @@ def add_parser(commands: Any) -> None:
                      help="run the tasks of this TOML file instead of asking EMhub")
     run.add_argument("--events", metavar="PATH",
                      help="with --local: write events as JSON lines here (default: stdout)")
-    run.add_argument("--iterations", metavar="N", type=int,
+    run.add_argument("--iterations", metavar="N", type=_positive_int,
                      help="run at most N process() steps per task (local runs always end)")
     run.set_defaults(func=cmd_run)
+
+
+def _positive_int(text: str) -> int:
+    """``--iterations``: a whole number of at least 1 (argparse reports anything else)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _open_events(path: str) -> IO[str]:
+    """The ``--events`` file, opened for appending; a path that cannot work is a usage error."""
+    try:
+        return open(path, "a", encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"--events {path}: is a folder; give a file name") from None
+    except FileNotFoundError:
+        raise UsageError(f"--events {path}: folder {Path(path).parent} does not "
+                         f"exist") from None
+    except OSError as exc:
+        raise UsageError(f"--events {path}: cannot write: {exc.strerror}") from None
 
 
 def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
@@ -56,25 +76,31 @@ def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
 def open_source(args: argparse.Namespace, config: Config, stack: contextlib.ExitStack
                 ) -> TaskSource:
     if args.local:
-        events: IO[str] | None = None
+        from ..sources.local import LocalTaskSource
+        # the tasks file is read (and checked) before the events file is created
+        source = LocalTaskSource(args.local, events=None)
         if args.events:
-            events = open(args.events, "a", encoding="utf-8")
-        return LocalTaskSource(args.local, events=events)
+            source.writer.stream = _open_events(args.events)  # source.close() closes it
+        return source
     if args.events:
-        raise ConfigError("--events goes with --local (EMhub keeps the events of its tasks)")
+        raise UsageError("--events goes with --local (EMhub keeps the events of its tasks)")
     emhub = config.section("emhub")
     if not emhub.get("url"):
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
     from ..emhub import open_source as open_emhub
     name = config.get("worker", "name") or socket.gethostname()
-    source: TaskSource = open_emhub(emhub, name, os.environ)
+    source: TaskSource = open_emhub(emhub, name)
     return source
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.iterations is not None and args.iterations < 1:
-        raise ConfigError("--iterations must be at least 1")
+    from ..board import TaskBoard
+    from ..host import Host
+    from ..logs import stderr_is_terminal
+    from ..service import ServiceMonitor
+    from ..state import default_state_dir
+
     config = prepare(args)
     plugins, router = plugins_from(config)
     with contextlib.ExitStack() as stack:
