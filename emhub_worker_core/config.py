@@ -218,7 +218,8 @@ _AFTER_ENV: dict[str, Callable[[dict[str, Any], Mapping[str, str]], None]] = {
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except IsADirectoryError:

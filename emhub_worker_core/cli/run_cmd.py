@@ -78,10 +78,10 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
     if args.local:
         from ..sources.local import LocalTaskSource
         # the tasks file is read (and checked) before the events file is created
-        source = LocalTaskSource(args.local, events=None)
+        local = LocalTaskSource(args.local, events=None)
         if args.events:
-            source.writer.stream = _open_events(args.events)  # source.close() closes it
-        return source
+            local.writer.stream = _open_events(args.events)  # local.close() closes it
+        return local
     if args.events:
         raise UsageError("--events goes with --local (EMhub keeps the events of its tasks)")
     emhub = config.section("emhub")

@@ -81,7 +81,7 @@ def _seconds_since(value: Any, now: float, suffix: str = "") -> str:
 def task_rows(state: dict[str, Any], now: float) -> list[tuple[str, ...]]:
     """One row per task of the state file; a field it lacks shows as ``-``."""
     tasks = state.get("tasks")
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for task in tasks if isinstance(tasks, list) else []:
         if not isinstance(task, dict):
             continue
