@@ -59,9 +59,12 @@ def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPoin
     """Every entry point of ``group`` in the environment, each distribution once."""
     seen: set[tuple[str, str]] = set()
     for dist in metadata.distributions():
+        ours = [ep for ep in dist.entry_points if ep.group == group]
+        if not ours:  # most distributions: skip parsing their METADATA (the slow part)
+            continue
         dist_name = dist.metadata["Name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group != group or (dist_name.lower(), ep.name) in seen:
+        for ep in ours:
+            if (dist_name.lower(), ep.name) in seen:
                 continue
             seen.add((dist_name.lower(), ep.name))
             yield EntryPointRef(ep.name, ep, dist_name, dist.version)

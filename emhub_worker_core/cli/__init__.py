@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from typing import Callable, Optional, Sequence
 
 from .. import exitcodes
@@ -65,6 +64,8 @@ def report(exc: BaseException) -> int:
         return code
     print(f"emworker: error: {exitcodes.error_line(exc)}", file=sys.stderr)
     if not exitcodes.is_users_mistake(exc):
+        import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     return code
 

@@ -11,11 +11,7 @@ or name, 5 plugins, 1 anything else), 0 when all pass.
 from __future__ import annotations
 
 import argparse
-import socket
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .. import exitcodes
 from ..errors import ConfigError
@@ -26,8 +22,7 @@ if TYPE_CHECKING:
 SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
 
 
-@dataclass
-class Check:
+class Check(NamedTuple):
     name: str
     ok: bool
     detail: str
@@ -85,6 +80,9 @@ def check_plugins(config: Config) -> list[Check]:
 
 
 def check_state_dir(config: Config) -> Check:
+    import tempfile
+    from pathlib import Path
+
     from ..state import default_state_dir
 
     configured = config.get("worker", "state_dir")
@@ -103,6 +101,8 @@ def check_emhub(config: Config) -> list[Check]:
     if not section.get("url"):
         return [Check("EMhub", False, "no EMhub configured ([emhub] url or EMHUB_SERVER_URL)",
                       exitcodes.CONFIG)]
+    import socket
+
     from ..emhub import probe  # the EMhub client, only when there is a server to ask
 
     name = config.get("worker", "name") or socket.gethostname()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,18 +10,18 @@ if TYPE_CHECKING:
     from ..plugins import PluginSet
     from ..routing import Router
 
-log = logging.getLogger("emworker")
-
 
 def prepare(args: argparse.Namespace) -> Config:
     """Load the configuration, set up logging, report unknown keys."""
+    import logging
+
     from ..config import load_config
     from ..logs import setup_logging
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.get("worker", "log_level") or "INFO")
     for line in config.unknown:
-        log.warning("%s", line)
+        logging.getLogger("emworker").warning("%s", line)
     return config
 
 
@@ -30,6 +29,8 @@ def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginS
     """Load every installed plugin; in strict mode a failed plugin is a start-up error.
 
     Typos in ``[plugins.<name>]`` tables (no such plugin, undeclared keys) are logged."""
+    import logging
+
     from ..errors import PluginError
     from ..plugin_config import plugin_table_problems
     from ..plugins import load_plugins
@@ -42,5 +43,5 @@ def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginS
         raise PluginError("plugins failed to load (strict mode): " +
                           "; ".join(f"{i.name}: {i.error}" for i in failed))
     for line in plugin_table_problems(config, plugins):
-        log.warning("%s", line)
+        logging.getLogger("emworker").warning("%s", line)
     return plugins, router

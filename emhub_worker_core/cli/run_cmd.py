@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
-import platform
-import socket
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -21,9 +18,6 @@ if TYPE_CHECKING:  # the host and the sources are imported when the worker runs
     from ..plugins import PluginSet
     from ..routing import Router
     from ..sources.base import TaskSource
-
-log = logging.getLogger("emworker")
-
 
 def add_parser(commands: Any) -> None:
     run = commands.add_parser("run", help="run the worker")
@@ -62,6 +56,8 @@ def _open_events(path: str) -> IO[str]:
 
 def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
     """What this worker tells EMhub about itself (machine facts are added by the source)."""
+    import platform
+
     specs: dict[str, Any] = {
         "emworker": __version__, "python": platform.python_version(),
         "plugins": {i.name: i.version for i in plugins.listing() if i.status == "ok"},
@@ -88,6 +84,8 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
     if not emhub.get("url"):
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
+    import socket
+
     from ..emhub import open_source as open_emhub
     name = config.get("worker", "name") or socket.gethostname()
     source: TaskSource = open_emhub(emhub, name)
@@ -95,6 +93,8 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import socket
+
     from ..board import TaskBoard
     from ..host import Host
     from ..logs import stderr_is_terminal

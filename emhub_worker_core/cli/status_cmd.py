@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +114,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         table = Table()
         for column in ("task", "name", "plugin", "running for", "last event", "keys"):
             table.add_column(column)
+        import time
+
         for row in task_rows(state, time.time()):
             table.add_row(*(Text(cell) for cell in row))  # task data is never markup
         console.print(table)
