@@ -3,8 +3,9 @@
 Baseline in the same run: ``python -c pass`` (what any command pays). Optionally a second
 baseline, the same commands from an older commit (``--ref``): its core and built-in
 plugins are exported with ``git archive`` to a temporary folder and put first on
-``PYTHONPATH`` (ahead of the editable installs), so both versions use the same installed
-entry points and the same interpreter.
+``sys.path`` with the editable-install finders removed, so both versions use the same
+installed entry points and the same interpreter. Both run through the same small
+launcher (:data:`LAUNCH`), so its cost is the same on both sides.
 
 All variants run interleaved in one loop, with no pause, so a load change on the machine
 hits them alike. Reported: the median wall time of each variant, its cost above
@@ -29,6 +30,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_DIRS = ["plugins/frames-monitor", "plugins/session-transfer", "plugins/cluster-lsf",
                "plugins/cluster-slurm"]
+#: ``python -c LAUNCH ROOTS ARGS...``: emworker from ``ROOTS`` (``os.pathsep``-separated),
+#: or from the installed packages when ``ROOTS`` is empty.
+LAUNCH = """
+import sys
+roots, args = sys.argv[1], sys.argv[2:]
+if roots:
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
+    sys.path[:0] = roots.split(":")
+sys.argv = ["emworker", *args]
+from emhub_worker_core.cli import entry_point
+entry_point()
+"""
 COMMANDS = {"--version": ["--version"], "plugins list": ["plugins", "list"],
             "plugins list --json": ["plugins", "list", "--json"]}
 
@@ -41,6 +54,16 @@ def export(ref: str, into: Path) -> list[str]:
     with tarfile.open(archive) as tar:
         tar.extractall(into / "src")  # our own archive of our own repository
     return [str(into / "src")] + [str(into / "src" / d) for d in PLUGIN_DIRS]
+
+
+def check_sources(roots: str) -> None:
+    """Fail loudly if the launcher would not run the exported code."""
+    probe = LAUNCH.split("sys.argv = ")[0] + \
+        "import emhub_worker_core; print(emhub_worker_core.__file__)"
+    where = subprocess.run([sys.executable, "-c", probe, roots], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    if not where.startswith(roots.split(os.pathsep)[0]):
+        raise SystemExit(f"the baseline would import {where}, not the exported commit")
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -60,13 +83,14 @@ def main() -> None:
     variants: dict[str, tuple[list[str], dict[str, str]]] = {
         "python -c pass": ([sys.executable, "-c", "pass"], env)}
     for label, argv in COMMANDS.items():
-        variants[f"now  {label}"] = ([sys.executable, "-m", "emhub_worker_core", *argv], env)
+        variants[f"now  {label}"] = ([sys.executable, "-c", LAUNCH, "", *argv], env)
     with tempfile.TemporaryDirectory() as folder:
         if args.ref:
-            old_env = {**env, "PYTHONPATH": os.pathsep.join(export(args.ref, Path(folder)))}
+            roots = os.pathsep.join(export(args.ref, Path(folder)))
+            check_sources(roots)
             for label, argv in COMMANDS.items():
                 variants[f"{args.ref[:7]} {label}"] = (
-                    [sys.executable, "-m", "emhub_worker_core", *argv], old_env)
+                    [sys.executable, "-c", LAUNCH, roots, *argv], env)
         samples: dict[str, list[float]] = {name: [] for name in variants}
         for name, (argv, run_env) in variants.items():  # one warm-up each, not counted
             timed(argv, run_env)
