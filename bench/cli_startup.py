@@ -92,7 +92,7 @@ def main() -> None:
                 variants[f"{args.ref[:7]} {label}"] = (
                     [sys.executable, "-c", LAUNCH, roots, *argv], env)
         samples: dict[str, list[float]] = {name: [] for name in variants}
-        for name, (argv, run_env) in variants.items():  # one warm-up each, not counted
+        for argv, run_env in variants.values():  # one warm-up each, not counted
             timed(argv, run_env)
         for _ in range(args.runs):
             for name, (argv, run_env) in variants.items():

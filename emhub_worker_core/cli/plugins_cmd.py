@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 from .common import plugins_from, prepare
 
@@ -52,9 +52,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_plain(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def print_plain(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Aligned columns, the last one unpadded: easy to read, to grep and to cut."""
-    table = [columns, *rows]
+    table = [list(columns), *map(list, rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns) - 1)]
     for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
