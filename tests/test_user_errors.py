@@ -133,6 +133,11 @@ CASES = [
     Case("plugins value not a table", ["--config", "{tmp}/c.toml", "plugins", "list"], 3,
          "plugins.frames: expected a [plugins.frames] table",
          files={"c.toml": '[plugins]\nframes = 3\n'}),
+    Case("run: unknown plugin key is a start-up warning",
+         ["--config", "{tmp}/c.toml", "run", "--local", "{tmp}/t.toml"], 6,
+         "c.toml: plugins.frames-monitor.perod: unknown key (did you mean 'period'?)",
+         files={"c.toml": '[plugins.frames-monitor]\nperod = 5\n',
+                "t.toml": '[[tasks]]\nname = "nope"\n'}),
     Case("local task with no handler", ["run", "--local", "{tmp}/t.toml"], 6,
          "a task failed (local run) (exit 6)", files={"t.toml": '[[tasks]]\nname = "nope"\n'}),
 ]
