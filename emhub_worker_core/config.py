@@ -29,6 +29,7 @@ class Key:
     types: tuple[type, ...]
     default: Any = None
     env: Optional[str] = None
+    minimum: Optional[float] = None  # numbers: the smallest value that can work
 
 
 #: Every key of every section, once: the only place defaults and variables are written.
@@ -36,9 +37,9 @@ class Key:
 SECTIONS: dict[str, dict[str, Key]] = {
     "worker": {
         "name": Key((str,), None, "EMWORKER_NAME"),       # EMhub's config:hosts key; hostname
-        "max_tasks": Key((int,), 16, "EMWORKER_MAX_TASKS"),  # tasks running at once
+        "max_tasks": Key((int,), 16, "EMWORKER_MAX_TASKS", 1),  # tasks running at once
         "max_tasks_per_name": Key((dict,), {}),           # e.g. {"session" = 4}
-        "grace_period": Key((int, float), 30),            # seconds handlers get on SIGTERM
+        "grace_period": Key((int, float), 30, None, 0),   # seconds handlers get on SIGTERM
         "state_dir": Key((str,), None, "EMWORKER_STATE_DIR"),  # read by `emworker status`
         "log_level": Key((str,), "INFO", "EMWORKER_LOG_LEVEL"),
     },
@@ -185,6 +186,13 @@ def load_section(config: Config, section: str, table: Mapping[str, Any],
         config.sources[f"{section}.{name}"] = f"file {path}"
     for name, var in apply_env(section, values, env).items():
         config.sources[f"{section}.{name}"] = f"env ${var}"
+    for name, key in SECTIONS[section].items():
+        value = values[name]
+        if key.minimum is not None and isinstance(value, (int, float)) \
+                and value < key.minimum:
+            where = config.sources[f"{section}.{name}"].replace("file ", "")
+            raise ConfigError(f"{where}: {section}.{name}: must be at least {key.minimum:g}, "
+                              f"got {value!r}")
     config.values.setdefault(section, {}).update(values)
 
 

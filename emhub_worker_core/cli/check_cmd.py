@@ -44,7 +44,8 @@ def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return None, [Check("configuration", False, str(exc), exitcodes.CONFIG)]
+        return None, [Check("configuration", False, exitcodes.error_line(exc),
+                            exitcodes.exit_code_for(exc))]
     where = str(config.path) if config.path else "no file (defaults and environment)"
     checks = [Check("configuration", True, where)]
     checks += [Check("configuration", False, line, exitcodes.CONFIG) for line in config.unknown]
