@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from .events import EncodedEvent
-from .logs import STDERR_CONSOLE
+from .logs import stderr_console
 from .routing import Claim
 from .task import Task
 
@@ -19,7 +19,7 @@ class TaskBoard:
     """Event observer that keeps one row per task: plugin, events sent, last event."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or STDERR_CONSOLE
+        self.console = console or stderr_console()
         self.rows: dict[str, dict[str, Any]] = {}
         self._live: Optional[Live] = None
 

@@ -15,57 +15,63 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ._compat import tomllib
 from .errors import ConfigError
 
 _PLUGIN_KEYS = {"disable", "pins", "strict"}
 
-#: section -> key -> (expected type(s), default). ``None`` default: unset.
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type(s), its default (``None``: unset) and its variable."""
+
+    types: tuple[type, ...]
+    default: Any = None
+    env: Optional[str] = None
+    minimum: Optional[float] = None  # numbers: the smallest value that can work
+
+
+#: Every key of every section, once: the only place defaults and variables are written.
+#: (``EMHUB_*`` are the stock EMhub client's own variables.)
+SECTIONS: dict[str, dict[str, Key]] = {
     "worker": {
-        "name": ((str,), None),                 # EMhub's config:hosts key; default: hostname
-        "max_tasks": ((int,), 16),              # tasks running at once on this host
-        "max_tasks_per_name": ((dict,), {}),    # e.g. {"session" = 4}
-        "grace_period": ((int, float), 30),     # seconds handlers get to stop on SIGTERM
-        "min_interval": ((int, float), 5),      # floor on every handler's waits, seconds
-        "state_dir": ((str,), None),            # where `emworker status` reads the state file
-        "log_level": ((str,), "INFO"),
+        "name": Key((str,), None, "EMWORKER_NAME"),       # EMhub's config:hosts key; hostname
+        "max_tasks": Key((int,), 16, "EMWORKER_MAX_TASKS", 1),  # tasks running at once
+        "max_tasks_per_name": Key((dict,), {}),           # e.g. {"session" = 4}
+        "grace_period": Key((int, float), 30, None, 0),   # seconds handlers get on SIGTERM
+        "min_interval": Key((int, float), 5, "EMWORKER_MIN_INTERVAL", 0),  # floor on waits
+        "state_dir": Key((str,), None, "EMWORKER_STATE_DIR"),  # read by `emworker status`
+        "log_level": Key((str,), "INFO", "EMWORKER_LOG_LEVEL"),
     },
     "emhub": {
-        "url": ((str,), None),
-        "user": ((str,), None),
-        "password": ((str,), None),
-        "password_file": ((str,), None),
-        "verify": ((bool, str), True),          # TLS: true, false, or a CA bundle path
-        "timeout": ((int, float), 30),          # seconds, every call but the long poll
-        "poll_timeout": ((int, float), 90),     # read timeout of get_new_tasks (> 60 s)
-        "pending_recheck": ((int, float), 60),  # seconds between get_pending_tasks checks
-        "retry_max_delay": ((int, float), 60),  # backoff cap
+        "url": Key((str,), None, "EMHUB_SERVER_URL"),
+        "user": Key((str,), None, "EMHUB_USER"),
+        "password": Key((str,), None, "EMHUB_PASSWORD"),
+        "password_file": Key((str,), None, "EMHUB_PASSWORD_FILE"),
+        "verify": Key((bool, str), True, "EMWORKER_TLS_VERIFY"),  # true, false, CA bundle
+        "timeout": Key((int, float), 30),           # seconds, every call but the long poll
+        "poll_timeout": Key((int, float), 90),      # read timeout of get_new_tasks (> 60 s)
+        "pending_recheck": Key((int, float), 60),   # seconds between get_pending_tasks
+        "retry_max_delay": Key((int, float), 60),   # backoff cap
     },
     "plugins": {
-        "disable": ((list,), []),
-        "pins": ((dict,), {}),                  # {"task" or "task:action" = "plugin"}
-        "strict": ((bool,), False),             # a failed plugin stops start-up
+        "disable": Key((list,), [], "EMWORKER_DISABLE_PLUGINS"),
+        "pins": Key((dict,), {}),                   # {"task" or "task:action" = "plugin"}
+        "strict": Key((bool,), False, "EMWORKER_STRICT_PLUGINS"),  # a failed plugin stops
     },
 }
 
-#: Environment overrides (the first three are the stock EMhub client's own variables).
+#: section -> key -> (expected type(s), default): the table above, as older code reads it.
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    section: {name: (key.types, key.default) for name, key in keys.items()}
+    for section, keys in SECTIONS.items()}
+
+#: Environment overrides, (section, key) -> variable: also derived from :data:`SECTIONS`.
 ENV_VARS: dict[tuple[str, str], str] = {
-    ("emhub", "url"): "EMHUB_SERVER_URL",
-    ("emhub", "user"): "EMHUB_USER",
-    ("emhub", "password"): "EMHUB_PASSWORD",
-    ("emhub", "password_file"): "EMHUB_PASSWORD_FILE",
-    ("emhub", "verify"): "EMWORKER_TLS_VERIFY",
-    ("worker", "name"): "EMWORKER_NAME",
-    ("worker", "max_tasks"): "EMWORKER_MAX_TASKS",
-    ("worker", "log_level"): "EMWORKER_LOG_LEVEL",
-    ("worker", "state_dir"): "EMWORKER_STATE_DIR",
-    ("worker", "min_interval"): "EMWORKER_MIN_INTERVAL",
-    ("plugins", "disable"): "EMWORKER_DISABLE_PLUGINS",
-    ("plugins", "strict"): "EMWORKER_STRICT_PLUGINS",
-}
+    (section, name): key.env for section, keys in SECTIONS.items()
+    for name, key in keys.items() if key.env}
 
 SECRET_KEYS = {("emhub", "password")}
 
@@ -135,70 +141,120 @@ class Config:
 
 def load_config(path: str | os.PathLike[str] | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
-    """Read the configuration; :class:`ConfigError` names the file and key on a bad value."""
-    env = os.environ if env is None else env
-    config = Config()
-    for section, keys in SCHEMA.items():
-        config.values[section] = {}
-        for key, (_types, default) in keys.items():
-            config.values[section][key] = default
-            config.sources[f"{section}.{key}"] = "default"
-    config.values["plugins"]["config"] = {}
+    """Read the configuration; :class:`ConfigError` names the file and key on a bad value.
 
+    Defaults, then the file, then the environment, each applied once, section by section.
+    """
+    env = os.environ if env is None else env
     file_path: Optional[Path] = Path(path) if path is not None else None
     if file_path is None:
         file_path = next((p for p in candidate_paths(env) if p.is_file()), None)
-    if file_path is not None:
-        _merge_file(config, file_path)
-
-    for (section, key), var in ENV_VARS.items():
-        if env.get(var, "") != "":
-            config.values[section][key] = _from_env(env[var], SCHEMA[section][key][0], var)
-            config.sources[f"{section}.{key}"] = f"env ${var}"
-    _check_min_interval(config)
+    data = _read_file(file_path) if file_path is not None else {}
+    config = Config(path=file_path, values={section: {} for section in SECTIONS})
+    # file order, so problems are reported in the order a reader meets them
+    order = [name for name in data if name not in SECTIONS or isinstance(data[name], dict)]
+    order += [name for name in SECTIONS if name not in data]
+    for section in order:
+        if section not in SECTIONS:
+            config.unknown.append(f"{file_path}: unknown section [{section}]")
+            continue
+        table = data.get(section, {})
+        if section == "plugins":
+            table = _split_plugin_tables(config, table, file_path)
+        load_section(config, section, table, file_path, env)
+    for section, table in data.items():
+        if section in SECTIONS and not isinstance(table, dict):
+            raise ConfigError(f"{file_path}: [{section}] must be a table")
     return config
 
 
-def _check_min_interval(config: Config) -> None:
-    """The floor must be a real, non-negative number of seconds (0 switches it off)."""
-    value = config.values["worker"]["min_interval"]
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{config.sources['worker.min_interval']}: worker.min_interval: "
-                          f"expected seconds >= 0, got {value!r}")
+def load_section(config: Config, section: str, table: Mapping[str, Any],
+                 path: Optional[Path], env: Mapping[str, str]) -> None:
+    """The one loader of a section: defaults, the file's table, then its variables."""
+    values: dict[str, Any] = {}
+    for name, key in SECTIONS[section].items():
+        values[name] = key.default
+        config.sources[f"{section}.{name}"] = "default"
+    for name, value in table.items():
+        where = f"{path}: {section}.{name}"
+        if name not in SECTIONS[section]:
+            config.unknown.append(f"{where}: unknown key")
+            continue
+        types = SECTIONS[section][name].types
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{where}: expected {names}, got {value!r}")
+        values[name] = value
+        config.sources[f"{section}.{name}"] = f"file {path}"
+    for name, var in apply_env(section, values, env).items():
+        config.sources[f"{section}.{name}"] = f"env ${var}"
+    for name, key in SECTIONS[section].items():
+        value = values[name]
+        if key.minimum is not None and isinstance(value, (int, float)) \
+                and not (math.isfinite(value) and value >= key.minimum):  # NaN, inf too
+            where = config.sources[f"{section}.{name}"].replace("file ", "")
+            raise ConfigError(f"{where}: {section}.{name}: must be at least {key.minimum:g}, "
+                              f"got {value!r}")
+    config.values.setdefault(section, {}).update(values)
 
 
-def _merge_file(config: Config, path: Path) -> None:
+def apply_env(section: str, values: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Apply the section's environment variables to ``values`` in place (the only place
+    this happens); returns key -> variable for each value that came from the environment."""
+    applied: dict[str, str] = {}
+    for name, key in SECTIONS[section].items():
+        if key.env and env.get(key.env, "") != "":
+            values[name] = _from_env(env[key.env], key.types, key.env)
+            applied[name] = key.env
+    fix = _AFTER_ENV.get(section)
+    if fix is not None:
+        fix(values, applied)
+    return applied
+
+
+def _emhub_password_precedence(values: dict[str, Any], applied: Mapping[str, str]) -> None:
+    """A password from the environment beats a password file from the file, and the
+    other way round: the environment names what the admin means now."""
+    if "password" in applied:
+        values["password_file"] = None
+    elif "password_file" in applied:
+        values["password"] = None
+
+
+_AFTER_ENV: dict[str, Callable[[dict[str, Any], Mapping[str, str]], None]] = {
+    "emhub": _emhub_password_precedence}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    config.path = path
-    for section, table in data.items():
-        if section not in SCHEMA:
-            config.unknown.append(f"{path}: unknown section [{section}]")
-            continue
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
-        for key, value in table.items():
-            where = f"{path}: {section}.{key}"
-            if section == "plugins" and key not in _PLUGIN_KEYS:
-                if not isinstance(value, dict):
-                    raise ConfigError(f"{where}: expected a [plugins.{key}] table or one of "
-                                      f"{sorted(_PLUGIN_KEYS)}")
-                config.values["plugins"]["config"][key] = value
-                config.sources[f"plugins.{key}"] = f"file {path}"
-                continue
-            if key not in SCHEMA[section]:
-                config.unknown.append(f"{where}: unknown key")
-                continue
-            types = SCHEMA[section][key][0]
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                names = " or ".join(t.__name__ for t in types)
-                raise ConfigError(f"{where}: expected {names}, got {value!r}")
-            config.values[section][key] = value
-            config.sources[f"{section}.{key}"] = f"file {path}"
+
+
+def _split_plugin_tables(config: Config, table: Mapping[str, Any],
+                         path: Optional[Path]) -> dict[str, Any]:
+    """Keep ``[plugins.<name>]`` tables aside (for their plugin); return the core's keys."""
+    plugin_tables: dict[str, Any] = {}
+    own: dict[str, Any] = {}
+    for name, value in table.items():
+        if name in _PLUGIN_KEYS:
+            own[name] = value
+        elif isinstance(value, dict):
+            plugin_tables[name] = value
+            config.sources[f"plugins.{name}"] = f"file {path}"
+        else:
+            raise ConfigError(f"{path}: plugins.{name}: expected a [plugins.{name}] table "
+                              f"or one of {sorted(_PLUGIN_KEYS)}")
+    config.values.setdefault("plugins", {})["config"] = plugin_tables
+    return own

@@ -3,6 +3,7 @@
 ::
 
     EmworkerError
+    ├── UsageError                  a command-line value that cannot work (``--events`` path)
     ├── ConfigError                 bad or unreadable configuration (file and key named)
     ├── PluginError                 a plugin failed to load or register
     ├── TaskError                   a task cannot be run (malformed, unrouted)
@@ -27,6 +28,10 @@ from typing import Sequence
 
 class EmworkerError(Exception):
     """Base of every error emworker raises on purpose."""
+
+
+class UsageError(EmworkerError):
+    """A command-line option with a value that cannot work; exits like argparse (2)."""
 
 
 class ConfigError(EmworkerError):

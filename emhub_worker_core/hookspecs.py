@@ -18,11 +18,12 @@ Every hook is documented in ``docs/hooks.rst``; a test fails when one is not.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, Union
 
 import pluggy
 
-from .handler import HandlerFactory
+if TYPE_CHECKING:  # the handler module stays unimported until a task needs it
+    from .handler import HandlerFactory
 
 #: Name of the pluggy project and of the setuptools entry-point group.
 PROJECT_NAME = "emworker"
@@ -35,7 +36,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 class RegisterTask(Protocol):
     """The ``register`` callable handed to :func:`emworker_register_tasks`."""
 
-    def __call__(self, task_name: str, handler_factory: HandlerFactory, *,
+    def __call__(self, task_name: str, handler_factory: Union[HandlerFactory, str], *,
                  action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
         """Claim ``task_name`` (and each alias) for ``handler_factory``.
 
@@ -43,7 +44,9 @@ class RegisterTask(Protocol):
         :param handler_factory: called with a
             :class:`~emhub_worker_core.handler.TaskContext` in the task's own thread; it
             returns a :class:`~emhub_worker_core.handler.TaskHandler` (usually the
-            handler class itself).
+            handler class itself). Or a string ``"package.module:Attribute"`` naming it:
+            the module is imported only when a task is routed to it, so listing plugins
+            stays quick (an import error then fails that task, with the error).
         :param action: claim only tasks whose ``args["action"]`` equals this value
             (e.g. ``"transfer"`` of EMhub's ``session`` tasks), leaving other actions
             of the same name to other plugins. ``None`` claims every action; anything
@@ -87,6 +90,23 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
     """
 
 
-__all__ = ["PROJECT_NAME", "RegisterTask", "hookimpl", "hookspec", "emworker_register_tasks",
-           "emworker_worker_specs"]
+@hookspec
+def emworker_plugin_settings() -> Optional[Mapping[str, str]]:
+    """Declare the keys this plugin reads from its ``[plugins.<name>]`` table.
+
+    Fires once per plugin when the plugins are loaded (``emworker run``, ``emworker
+    check``, ``emworker plugins list``). The core then reports every other key of the
+    table as a typo: a warning at start-up of ``emworker run``, a failure (exit 3) of
+    ``emworker check`` naming the file and key. Derive the keys from the code that reads
+    them, so the declaration cannot drift; import that code inside the hook, not at
+    module level, to keep listing quick. Exceptions are reported and the table is then
+    not checked.
+
+    :return: setting key -> a one-line description (shown by ``emworker check``), or
+        ``None`` to declare nothing (the table is then not checked).
+    """
+
+
+__all__ = ["PROJECT_NAME", "RegisterTask", "emworker_plugin_settings", "emworker_register_tasks",
+           "emworker_worker_specs", "hookimpl", "hookspec"]
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.logging import RichHandler
+if TYPE_CHECKING:  # rich is imported only when a person is watching (a terminal)
+    from rich.console import Console
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-#: The stderr console shared by log records and live displays, so they do not collide.
-STDERR_CONSOLE = Console(stderr=True)
+
+@functools.lru_cache(maxsize=None)
+def stderr_console() -> Console:
+    """The stderr console shared by log records and live displays, so they do not collide."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def stderr_is_terminal() -> bool:
@@ -25,8 +32,10 @@ def setup_logging(level: str = "INFO") -> None:
         root.removeHandler(handler)
     output: logging.Handler
     if stderr_is_terminal():
+        from rich.logging import RichHandler
+
         # markup=False: log messages carry file names and server text we do not control
-        output = RichHandler(console=STDERR_CONSOLE, markup=False, show_path=False)
+        output = RichHandler(console=stderr_console(), markup=False, show_path=False)
         output.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     else:
         output = logging.StreamHandler(sys.stderr)

@@ -10,15 +10,18 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import pluggy
 
 from . import hookspecs
 from .events import json_safe
-from .handler import HandlerFactory
+from .lazy import as_factory
 from .pluginapi import incompatibility
 from .routing import Claim, Router, route_key
+
+if TYPE_CHECKING:
+    from .handler import HandlerFactory
 
 log = logging.getLogger("emworker.plugins")
 
@@ -36,6 +39,8 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     status: str = STATUS_OK
     error: Optional[str] = None
+    #: keys of ``[plugins.<name>]`` the plugin declares (``None``: it declares none)
+    settings: Optional[dict[str, str]] = None
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
@@ -58,9 +63,12 @@ def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPoin
     """Every entry point of ``group`` in the environment, each distribution once."""
     seen: set[tuple[str, str]] = set()
     for dist in metadata.distributions():
+        ours = [ep for ep in dist.entry_points if ep.group == group]
+        if not ours:  # most distributions: skip parsing their METADATA (the slow part)
+            continue
         dist_name = dist.metadata["Name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group != group or (dist_name.lower(), ep.name) in seen:
+        for ep in ours:
+            if (dist_name.lower(), ep.name) in seen:
                 continue
             seen.add((dist_name.lower(), ep.name))
             yield EntryPointRef(ep.name, ep, dist_name, dist.version, tuple(dist.requires or ()))
@@ -128,15 +136,14 @@ class PluginSet:
         self.infos[name] = info
         claims: list[Claim] = []
 
-        def register(task_name: str, handler_factory: HandlerFactory, *,
+        def register(task_name: str, handler_factory: Union[HandlerFactory, str], *,
                      action: Optional[str] = None, aliases: Sequence[str] = ()) -> None:
             _check_action(task_name, action)
+            factory = as_factory(handler_factory)
             for task in [task_name, *_alias_list(task_name, aliases)]:
                 if not isinstance(task, str) or not task or ":" in task:
                     raise ValueError(f"invalid task name {task!r}")
-                if not callable(handler_factory):
-                    raise TypeError(f"handler for {task!r} is not callable")
-                claims.append(Claim(task, action, handler_factory, name, distribution))
+                claims.append(Claim(task, action, factory, name, distribution))
 
         try:
             for impl in self.pm.hook.emworker_register_tasks.get_hookimpls():
@@ -148,6 +155,7 @@ class PluginSet:
                                 f"registration failed: {type(exc).__name__}: {exc}", exc)
         self.claims.extend(claims)
         info.tasks = sorted({c.key for c in claims})
+        info.settings = self._declared_settings(name)
         return info
 
     def worker_specs(self) -> dict[str, Any]:
@@ -186,6 +194,26 @@ class PluginSet:
                     continue
                 merged[key], owner[key] = value, name
         return merged
+
+    def _declared_settings(self, name: str) -> Optional[dict[str, str]]:
+        """The plugin's ``emworker_plugin_settings`` answer; a broken one is logged."""
+        for impl in self.pm.hook.emworker_plugin_settings.get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            try:
+                declared = impl.function()
+                if declared is None:
+                    return None
+                if not isinstance(declared, Mapping) or \
+                        not all(isinstance(k, str) for k in declared):
+                    raise TypeError(f"expected a mapping of setting names, got "
+                                    f"{type(declared).__name__}")
+                return {key: str(text) for key, text in declared.items()}
+            except (Exception, SystemExit) as exc:
+                log.warning("plugin %s: emworker_plugin_settings failed, its settings "
+                            "are not checked: %s: %s", name, type(exc).__name__, exc)
+                return None
+        return None
 
     def _unregister(self, name: str) -> None:
         if self.pm.get_plugin(name) is not None:

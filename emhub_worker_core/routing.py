@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional
 
 from .errors import TaskError
-from .handler import HandlerFactory
 from .task import Task
+
+if TYPE_CHECKING:
+    from .handler import HandlerFactory
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class Claim:
 
     task_name: str
     action: Optional[str]
-    factory: HandlerFactory
+    factory: "HandlerFactory"
     plugin: str
     distribution: Optional[str] = None
 

@@ -22,7 +22,8 @@ def hook_specs() -> list[tuple[str, list[str]]]:
 
 
 def test_there_are_hooks() -> None:
-    assert [name for name, _ in hook_specs()] == ["emworker_register_tasks",
+    assert [name for name, _ in hook_specs()] == ["emworker_plugin_settings",
+                                                  "emworker_register_tasks",
                                                   "emworker_worker_specs"]
 
 

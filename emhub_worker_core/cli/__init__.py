@@ -1,18 +1,20 @@
-"""``emworker``: the command line. Exceptions become exit codes here, and only here."""
+"""``emworker``: the command line. Exceptions become exit codes here, and only here.
+
+Start-up is kept cheap: the subcommand modules import what they need (rich, the host,
+the EMhub client) inside their commands, so ``--version`` and ``plugins list`` pay only
+for what they use.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .. import __version__, exitcodes
-from ..errors import EmworkerError
+from .. import exitcodes
+from ..version import __version__
 from . import check_cmd, config_cmd, plugins_cmd, run_cmd, status_cmd
-
-log = logging.getLogger("emworker")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -50,22 +52,35 @@ def _accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
                 _accept_global_options_everywhere(sub)
 
 
+def report(exc: BaseException) -> int:
+    """The error boundary: one line on stderr, and the exit code for ``exc``.
+
+    A user's mistake (our own errors, a file that cannot be opened) is one line and no
+    traceback; anything else is a bug, so its traceback follows the line.
+    """
+    code = exitcodes.exit_code_for(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        print("emworker: interrupted", file=sys.stderr)
+        return code
+    print(f"emworker: error: {exitcodes.error_line(exc)}", file=sys.stderr)
+    if not exitcodes.is_users_mistake(exc):
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    return code
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # exits 2 with argparse's own message on a bad line
     command: Command = args.func
     try:
         return command(args)
-    except EmworkerError as exc:
-        code = exitcodes.exit_code_for(exc)
-        log.error("%s", exc)
-        print(f"emworker: error: {exc}", file=sys.stderr)
-        return code
-    except KeyboardInterrupt:
-        return exitcodes.FORCED
     except BrokenPipeError:  # `emworker ... | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exitcodes.OK
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc)
 
 
 def entry_point() -> None:

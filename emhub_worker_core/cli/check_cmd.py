@@ -1,36 +1,28 @@
 """``emworker check``: is this worker ready to run? Claims no task.
 
-Checks, in order: the configuration (file and key named on error), every plugin (loaded,
-conflicts, disabled), the state folder (writable), EMhub (reachable, TLS, credentials
-accepted, this worker's name registered). Prints one line per check; the exit code is
-that of the most serious failure (3 configuration, 4 credentials or name, 5 plugins,
-1 anything else), 0 when all pass.
+Checks, in order: the configuration (file and key named on error; unknown sections and
+keys fail too), every plugin (loaded, conflicts, disabled) and every ``[plugins.<name>]``
+table (a plugin that is installed, keys it declares), the state folder (writable), EMhub
+(reachable, TLS, credentials accepted, this worker's name registered). Prints one line per
+check; the exit code is that of the most serious failure (3 configuration, 4 credentials
+or name, 5 plugins, 1 anything else), 0 when all pass.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .. import exitcodes
-from ..config import Config, load_config
-from ..errors import AuthenticationError, ConfigError, EmworkerError
-from ..logs import setup_logging
-from ..plugins import STATUS_DISABLED, STATUS_OK, load_plugins
-from ..state import default_state_dir
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
 
 
-@dataclass
-class Check:
+class Check(NamedTuple):
     name: str
     ok: bool
     detail: str
@@ -47,10 +39,13 @@ def add_parser(commands: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
+    from ..config import load_config
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return None, [Check("configuration", False, str(exc), exitcodes.CONFIG)]
+        return None, [Check("configuration", False, exitcodes.error_line(exc),
+                            exitcodes.exit_code_for(exc))]
     where = str(config.path) if config.path else "no file (defaults and environment)"
     checks = [Check("configuration", True, where)]
     checks += [Check("configuration", False, line, exitcodes.CONFIG) for line in config.unknown]
@@ -58,6 +53,9 @@ def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
 
 
 def check_plugins(config: Config) -> list[Check]:
+    from ..plugin_config import plugin_table_problems
+    from ..plugins import STATUS_DISABLED, STATUS_OK, load_plugins
+
     plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
                                    pins=config.get("plugins", "pins") or {})
     checks = []
@@ -74,6 +72,8 @@ def check_plugins(config: Config) -> list[Check]:
     for key, plugin in router.unused_pins.items():
         checks.append(Check("plugin pins", False, f"{key} = {plugin}: no such claim",
                             exitcodes.CONFIG))
+    checks += [Check("plugin settings", False, line, exitcodes.CONFIG)
+               for line in plugin_table_problems(config, plugins)]
     if not plugins.infos:
         checks.append(Check("plugins", False, "no plugin installed: this worker can run "
                                               "no task", exitcodes.PLUGINS))
@@ -81,6 +81,11 @@ def check_plugins(config: Config) -> list[Check]:
 
 
 def check_state_dir(config: Config) -> Check:
+    import tempfile
+    from pathlib import Path
+
+    from ..state import default_state_dir
+
     configured = config.get("worker", "state_dir")
     directory = Path(configured) if configured else default_state_dir()
     try:
@@ -97,11 +102,13 @@ def check_emhub(config: Config) -> list[Check]:
     if not section.get("url"):
         return [Check("EMhub", False, "no EMhub configured ([emhub] url or EMHUB_SERVER_URL)",
                       exitcodes.CONFIG)]
+    import socket
+
     from ..emhub import probe  # the EMhub client, only when there is a server to ask
 
     name = config.get("worker", "name") or socket.gethostname()
     checks = []
-    for label, ok, detail in probe(section, name, os.environ):
+    for label, ok, detail in probe(section, name):
         failed_code = exitcodes.AUTH if label in ("credentials", "worker name") \
             else exitcodes.ERROR
         checks.append(Check(f"EMhub {label}", ok, detail, failed_code))
@@ -109,17 +116,20 @@ def check_emhub(config: Config) -> list[Check]:
 
 
 def guarded(step: str, fn: Callable[[], list[Check]]) -> list[Check]:
+    """A check must report, not crash: its exception becomes a failed check, with the
+    same line and exit code the command line would give it."""
     try:
         return fn()
-    except AuthenticationError as exc:
-        return [Check(step, False, str(exc), exitcodes.AUTH)]
-    except EmworkerError as exc:
-        return [Check(step, False, str(exc), exitcodes.exit_code_for(exc))]
-    except Exception as exc:  # a check must report, not crash
-        return [Check(step, False, f"{type(exc).__name__}: {exc}")]
+    except Exception as exc:
+        return [Check(step, False, exitcodes.error_line(exc), exitcodes.exit_code_for(exc))]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from ..logs import setup_logging
+
     setup_logging(args.log_level or "WARNING")
     config, checks = check_config(args)
     if config is not None:
@@ -131,7 +141,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for check in checks:
         mark = "[yellow]![/]" if check.ok and check.warning else \
             ("[green]ok[/]" if check.ok else "[red]FAIL[/]")
-        console.print(f"{mark} {check.name}: ", end="")
+        console.print(f"{mark} {escape(check.name)}: ", end="")  # a name may hold "[...]"
         console.print(check.detail, markup=False)
     failed = [c for c in checks if not c.ok]
     if not failed:

@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import logging
+from typing import TYPE_CHECKING
 
-from ..config import Config, load_config
-from ..errors import PluginError
-from ..logs import setup_logging
-from ..plugins import PluginSet, load_plugins
-from ..routing import Router
-
-log = logging.getLogger("emworker")
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..plugins import PluginSet
+    from ..routing import Router
 
 
 def prepare(args: argparse.Namespace) -> Config:
     """Load the configuration, set up logging, report unknown keys."""
+    import logging
+
+    from ..config import load_config
+    from ..logs import setup_logging
+
     config = load_config(args.config)
     setup_logging(args.log_level or config.get("worker", "log_level") or "INFO")
     for line in config.unknown:
-        log.warning("%s", line)
+        logging.getLogger("emworker").warning("%s", line)
     return config
 
 
 def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginSet, Router]:
-    """Load every installed plugin; in strict mode a failed plugin is a start-up error."""
+    """Load every installed plugin; in strict mode a failed plugin is a start-up error.
+
+    Typos in ``[plugins.<name>]`` tables (no such plugin, undeclared keys) are logged."""
+    import logging
+
+    from ..errors import PluginError
+    from ..plugin_config import plugin_table_problems
+    from ..plugins import load_plugins
+
     plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
                                    pins=config.get("plugins", "pins") or {})
     strict = config.get("plugins", "strict") if strict is None else strict
@@ -32,4 +42,6 @@ def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginS
     if strict and failed:
         raise PluginError("plugins failed to load (strict mode): " +
                           "; ".join(f"{i.name}: {i.error}" for i in failed))
+    for line in plugin_table_problems(config, plugins):
+        logging.getLogger("emworker").warning("%s", line)
     return plugins, router

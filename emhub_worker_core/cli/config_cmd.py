@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -21,6 +20,8 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    import json
+
     config = prepare(args)
     values = config.masked()
     plugin_tables = values["plugins"].pop("config", {})

@@ -4,12 +4,8 @@ on a broken plugin: that is what it is for."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import Any, Sequence
 
 from .common import plugins_from, prepare
 
@@ -28,20 +24,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     plugins, _router = plugins_from(config, strict=False)
     infos = plugins.listing()
     if args.json:
+        import json
+
         json.dump([i.as_json() for i in infos], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    columns = ("name", "distribution", "version", "tasks", "status", "error")
+    rows = [(i.name, i.distribution or "-", i.version or "-", ", ".join(i.tasks) or "-",
+             i.status, i.error or "") for i in infos]
+    if not sys.stdout.isatty():  # a pipe or a log: plain columns, and no rich to import
+        print_plain(columns, rows)
+        return 0
+    from rich.console import Console  # only a person at a terminal gets rich's table
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="emworker plugins")
-    for column in ("name", "distribution", "version", "tasks", "status", "error"):
+    for column in columns:
         table.add_column(column, overflow="fold")
     colours = {"ok": "green", "failed": "red", "conflict": "yellow", "disabled": "dim"}
-    for info in infos:
-        table.add_row(info.name, info.distribution or "-", info.version or "-",
-                      ", ".join(info.tasks) or "-",
-                      f"[{colours.get(info.status, 'white')}]{info.status}[/]",
-                      info.error or "", )
-    console = Console()
-    if not console.is_terminal:  # a pipe or a log: do not squeeze the table to 80 columns
-        console = Console(width=200)
-    console.print(table)
+    for row in rows:
+        # Text, never markup: names and errors come from plugins and may hold "[...]"
+        cells = [Text(cell) for cell in row]
+        cells[4].stylize(colours.get(row[4], "white"))
+        table.add_row(*cells)
+    Console(highlight=False).print(table)
     return 0
+
+
+def print_plain(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned columns, the last one unpadded: easy to read, to grep and to cut."""
+    table = [list(columns), *map(list, rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns) - 1)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        print("  ".join([*cells, row[-1]]).rstrip())

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
-import os
-import platform
-import socket
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
-from .. import __version__, exitcodes
-from ..board import TaskBoard
-from ..config import Config
-from ..errors import ConfigError, TaskError
-from ..host import Host
-from ..logs import stderr_is_terminal
-from ..plugins import PluginSet
-from ..routing import Router
-from ..service import ServiceMonitor
-from ..sources.base import TaskSource
-from ..sources.local import LocalTaskSource
-from ..state import default_state_dir
-from ..task import Task
+from .. import exitcodes
+from ..errors import ConfigError, TaskError, UsageError
+from ..version import __version__
 from .common import plugins_from, prepare
 
-log = logging.getLogger("emworker")
+if TYPE_CHECKING:  # the host and the sources are imported when the worker runs
+    from ..config import Config
+    from ..plugins import PluginSet
+    from ..routing import Router
+    from ..sources.base import TaskSource
+    from ..task import Task
 
 
 def add_parser(commands: Any) -> None:
@@ -36,13 +27,39 @@ def add_parser(commands: Any) -> None:
                      help="run the tasks of this TOML file instead of asking EMhub")
     run.add_argument("--events", metavar="PATH",
                      help="with --local: write events as JSON lines here (default: stdout)")
-    run.add_argument("--iterations", metavar="N", type=int,
+    run.add_argument("--iterations", metavar="N", type=_positive_int,
                      help="run at most N process() steps per task (local runs always end)")
     run.set_defaults(func=cmd_run)
 
 
+def _positive_int(text: str) -> int:
+    """``--iterations``: a whole number of at least 1 (argparse reports anything else)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _open_events(path: str) -> IO[str]:
+    """The ``--events`` file, opened for appending; a path that cannot work is a usage error."""
+    try:
+        return open(path, "a", encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"--events {path}: is a folder; give a file name") from None
+    except FileNotFoundError:
+        raise UsageError(f"--events {path}: folder {Path(path).parent} does not "
+                         f"exist") from None
+    except OSError as exc:
+        raise UsageError(f"--events {path}: cannot write: {exc.strerror}") from None
+
+
 def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
     """What this worker tells EMhub about itself (machine facts are added by the source)."""
+    import platform
+
     specs: dict[str, Any] = {
         "emworker": __version__, "python": platform.python_version(),
         "plugins": {i.name: i.version for i in plugins.listing() if i.status == "ok"},
@@ -57,20 +74,24 @@ def worker_specs(plugins: PluginSet, router: Router) -> dict[str, Any]:
 def open_source(args: argparse.Namespace, config: Config, stack: contextlib.ExitStack,
                 router: Router | None = None) -> TaskSource:
     if args.local:
-        events: IO[str] | None = None
+        from ..sources.local import LocalTaskSource
+        # the tasks file is read (and checked) before the events file is created
+        local = LocalTaskSource(args.local, events=None,
+                                plugin_of=routed_plugin(router) if router else None)
         if args.events:
-            events = open(args.events, "a", encoding="utf-8")
-        return LocalTaskSource(args.local, events=events,
-                               plugin_of=routed_plugin(router) if router else None)
+            local.writer.stream = _open_events(args.events)  # local.close() closes it
+        return local
     if args.events:
-        raise ConfigError("--events goes with --local (EMhub keeps the events of its tasks)")
+        raise UsageError("--events goes with --local (EMhub keeps the events of its tasks)")
     emhub = config.section("emhub")
     if not emhub.get("url"):
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
+    import socket
+
     from ..emhub import open_source as open_emhub
     name = config.get("worker", "name") or socket.gethostname()
-    source: TaskSource = open_emhub(emhub, name, os.environ)
+    source: TaskSource = open_emhub(emhub, name)
     return source
 
 
@@ -85,8 +106,14 @@ def routed_plugin(router: Router) -> Callable[[Task], Optional[str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.iterations is not None and args.iterations < 1:
-        raise ConfigError("--iterations must be at least 1")
+    import socket
+
+    from ..board import TaskBoard
+    from ..host import Host
+    from ..logs import stderr_is_terminal
+    from ..service import ServiceMonitor
+    from ..state import default_state_dir
+
     config = prepare(args)
     plugins, router = plugins_from(config)
     with contextlib.ExitStack() as stack:

@@ -15,8 +15,9 @@ from .source import EMhubTaskSource, RemoteServices
 
 
 def open_source(config_section: Mapping[str, Any], worker_name: str,
-                env: Mapping[str, str]) -> EMhubTaskSource:
-    """The task source for ``[emhub]`` settings (environment applied) and a worker name.
+                env: Mapping[str, str] | None = None) -> EMhubTaskSource:
+    """The task source for ``[emhub]`` settings and a worker name (``env``: see
+    :func:`~emhub_worker_core.emhub.settings.load_settings`).
 
     Nothing is sent yet: the host calls ``open(specs, stop)``, which connects."""
     settings = load_settings(config_section, env)
@@ -24,7 +25,7 @@ def open_source(config_section: Mapping[str, Any], worker_name: str,
 
 
 def probe(config_section: Mapping[str, Any], worker_name: str,
-          env: Mapping[str, str]) -> Iterator[tuple[str, bool, str]]:
+          env: Mapping[str, str] | None = None) -> Iterator[tuple[str, bool, str]]:
     """Checks for ``emworker check``: server, credentials, worker name. Claims no task and
     changes nothing on the server (the name is looked up in ``config:hosts``)."""
     settings = load_settings(config_section, env)

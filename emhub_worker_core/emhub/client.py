@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from .. import __version__
+from ..version import __version__
 from ..errors import (
     AuthenticationError,
     EventRejected,

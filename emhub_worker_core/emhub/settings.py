@@ -1,9 +1,9 @@
-"""The ``[emhub]`` settings: config file values, then the stock client's environment variables.
+"""The ``[emhub]`` settings, validated: what the client and the task source are built from.
 
-Keys: ``url``, ``user``, ``password``, ``password_file``, ``verify`` (true, false or a CA
-bundle path), ``timeout``, ``poll_timeout``, ``pending_recheck``, ``retry_max_delay``.
-Environment (wins over the file): ``EMHUB_SERVER_URL``, ``EMHUB_USER``, ``EMHUB_PASSWORD``,
-``EMHUB_PASSWORD_FILE``. A password given directly wins over a password file.
+Keys, defaults and environment variables are declared once, in
+:data:`emhub_worker_core.config.SECTIONS`; the configuration loader applies them. This
+module only checks the values (URL shape, numbers above 0, a CA bundle that exists, a
+readable password file) and turns them into :class:`EMhubSettings`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 from urllib.parse import urlparse
 
+from ..config import SECTIONS, apply_env
 from ..errors import ConfigError
 
 log = logging.getLogger("emworker.emhub")
@@ -22,11 +23,8 @@ log = logging.getLogger("emworker.emhub")
 #: may still receive a task (only the pending re-check finds it then).
 SERVER_POLL_BLOCK = 60.0
 
-ENV = {"url": "EMHUB_SERVER_URL", "user": "EMHUB_USER", "password": "EMHUB_PASSWORD",
-       "password_file": "EMHUB_PASSWORD_FILE"}
-
-DEFAULTS: dict[str, Any] = {"verify": True, "timeout": 30.0, "poll_timeout": 90.0,
-                            "pending_recheck": 60.0, "retry_max_delay": 60.0}
+#: The defaults of the ``[emhub]`` section, read from the one declaration.
+DEFAULTS: dict[str, Any] = {name: key.default for name, key in SECTIONS["emhub"].items()}
 
 
 @dataclass(frozen=True)
@@ -36,11 +34,11 @@ class EMhubSettings:
     url: str
     user: str
     password: str = field(repr=False)
-    verify: Union[bool, str] = True
-    timeout: float = 30.0
-    poll_timeout: float = 90.0
-    pending_recheck: float = 60.0
-    retry_max_delay: float = 60.0
+    verify: Union[bool, str] = DEFAULTS["verify"]
+    timeout: float = float(DEFAULTS["timeout"])
+    poll_timeout: float = float(DEFAULTS["poll_timeout"])
+    pending_recheck: float = float(DEFAULTS["pending_recheck"])
+    retry_max_delay: float = float(DEFAULTS["retry_max_delay"])
 
     def endpoint(self, name: str) -> str:
         return f"{self.url}/api/{name}"
@@ -91,16 +89,17 @@ def _read_password_file(path: str) -> str:
     return password
 
 
-def load_settings(section: Mapping[str, Any], env: Mapping[str, str]) -> EMhubSettings:
-    """Validate ``[emhub]`` with the environment applied; :class:`ConfigError` names the key."""
+def load_settings(section: Mapping[str, Any],
+                  env: Mapping[str, str] | None = None) -> EMhubSettings:
+    """Validate ``[emhub]``; :class:`ConfigError` names the key.
+
+    ``section`` is normally ``Config.section("emhub")``, the environment already applied.
+    Give ``env`` only for a raw table (tests, benchmarks): the loader's own
+    :func:`~emhub_worker_core.config.apply_env` then applies it, the same way.
+    """
     merged: dict[str, Any] = dict(section)
-    for key, var in ENV.items():
-        if env.get(var):
-            merged[key] = env[var]
-            if key == "password":  # an explicit password beats a file from the config
-                merged.pop("password_file", None)
-            elif key == "password_file" and not env.get(ENV["password"]):
-                merged.pop("password", None)
+    if env is not None:
+        apply_env("emhub", merged, env)
     url = str(merged.get("url") or "").strip().rstrip("/")
     if not url:
         raise ConfigError("emhub.url: not set (config [emhub] url or $EMHUB_SERVER_URL)")

@@ -59,22 +59,61 @@ class JsonLinesWriter:
             self.stream.flush()
 
 
+#: What a tasks file may hold at its top level; anything else is a typo worth an error.
+TOP_LEVEL = {"tasks": "[[tasks]]", "emhub": "[emhub]"}
+EMHUB_TABLES = {"config", "sessions", "session_users", "resources"}
+
+
 def read_tasks_file(path: Path) -> tuple[list[Any], dict[str, Any]]:
-    """The raw ``[[tasks]]`` records and the ``[emhub]`` table of a tasks file."""
+    """The raw ``[[tasks]]`` records and the ``[emhub]`` table of a tasks file.
+
+    :class:`ConfigError` (naming the file and key) for what cannot be meant: a folder,
+    an unknown table (``[[task]]``), two tasks with the same ``id``.
+    """
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: tasks file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a tasks file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for key in data:
+        if key not in TOP_LEVEL:
+            hint = " (did you mean [[tasks]]?)" if key in ("task", "Tasks", "TASKS") else ""
+            raise ConfigError(f"{path}: {key}: unknown table or key{hint}; a tasks file "
+                              f"holds {' and '.join(TOP_LEVEL.values())}")
     tasks = data.get("tasks", [])
     if not isinstance(tasks, list):
         raise ConfigError(f"{path}: 'tasks' must be an array of tables ([[tasks]])")
+    if not tasks:
+        raise ConfigError(f"{path}: no [[tasks]]: nothing to run")
     emhub = data.get("emhub", {})
     if not isinstance(emhub, dict):
         raise ConfigError(f"{path}: [emhub] must be a table")
+    for key in emhub:
+        if key not in EMHUB_TABLES:
+            raise ConfigError(f"{path}: emhub.{key}: unknown key; [emhub] holds "
+                              f"{', '.join(sorted(EMHUB_TABLES))}")
+    _check_unique_ids(path, tasks)
     return tasks, emhub
+
+
+def _check_unique_ids(path: Path, tasks: list[Any]) -> None:
+    seen: dict[str, int] = {}
+    for index, record in enumerate(tasks, start=1):
+        if not isinstance(record, dict) or "id" not in record:
+            continue
+        task_id = str(record["id"])
+        if task_id in seen:
+            raise ConfigError(f"{path}: tasks[{index}].id: {task_id!r} is also the id of "
+                              f"task #{seen[task_id]}; task ids must be unique")
+        seen[task_id] = index
 
 
 class LocalTaskSource:
@@ -96,7 +135,9 @@ class LocalTaskSource:
             resources=emhub.get("resources", []), on_update=self._session_updated)
         self._served = False
         #: malformed task records (they make a local run exit with TASKS_FAILED)
-        self.rejected = 0
+        self.malformed = 0
+        #: task id -> (error events, other events): a task that sent only errors failed
+        self._sent: dict[str, list[int]] = {}
 
     def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
         log.info("local run of %s: %d task(s)", self.path, len(self._records))
@@ -113,7 +154,7 @@ class LocalTaskSource:
                 tasks.append(Task.from_json(record))
             except TaskError as exc:
                 log.error("%s: task #%d skipped: %s", self.path, index, exc)
-                self.rejected += 1
+                self.malformed += 1
                 self.writer.write({"task_id": f"local-{index}", "task": None, "plugin": None,
                                    "event": {"error": f"malformed task: {exc}", "done": 1}})
         return tasks
@@ -121,6 +162,18 @@ class LocalTaskSource:
     def send(self, task: Task, event: EncodedEvent) -> None:
         self.writer.write({"task_id": task.id, "task": task.name,
                            "plugin": self.plugin_of(task), "event": event})
+        counts = self._sent.setdefault(task.id, [0, 0])
+        if "error" in event:
+            counts[0] += 1
+        elif set(event) - {"done", "interrupted", "msg"}:  # a bare done is no result
+            counts[1] += 1
+
+    @property
+    def rejected(self) -> int:
+        """Tasks that make a local run exit with TASKS_FAILED beyond those whose handler
+        raised: malformed records, and tasks whose every event was an error."""
+        error_only = sum(1 for errors, others in self._sent.values() if errors and not others)
+        return self.malformed + error_only
 
     def _session_updated(self, session_id: int, extra: dict[str, Any]) -> None:
         self.writer.write({"session_id": session_id, "session_extra": extra})

@@ -1,29 +1,24 @@
-"""Task ``echo``: send ``message`` ``repeat`` times, ``interval`` seconds apart, then done.
+"""Entry point of the ``echo`` plugin: it names its handler and its settings.
 
-Args: ``message`` (str, default "hello"), ``repeat`` (int, default 3), ``interval``
-(seconds, default 1). Config (``[plugins.echo]``): ``prefix`` put before every message.
+The handler is a ``"module:Attribute"`` string, imported only when a task needs it, so
+``emworker plugins list`` stays quick however heavy the handler's imports are.
 """
 
 from __future__ import annotations
 
-from emhub_worker_core import RegisterTask, TaskError, TaskHandler, hookimpl
+from typing import Mapping
 
+from emhub_worker_core import RegisterTask, hookimpl
 
-class EchoHandler(TaskHandler):
-    def setup(self) -> None:
-        self.message = str(self.args.get("message", "hello"))
-        self.repeat = self.args.get("repeat", 3)
-        if not isinstance(self.repeat, int) or self.repeat < 1:
-            raise TaskError(f"'repeat' must be a positive integer, got {self.repeat!r}")
-        self.interval = float(self.args.get("interval", 1))
-        self.prefix = str(self.config.get("prefix", ""))
-
-    def process(self) -> None:
-        self.update({"message": self.prefix + self.message, "count": self.count})
-        if self.count >= self.repeat:
-            self.done(count=self.count)
+#: The keys of ``[plugins.echo]`` the handler reads; emworker reports any other as a typo.
+SETTINGS = {"prefix": "put before every message"}
 
 
 @hookimpl
 def emworker_register_tasks(register: RegisterTask) -> None:
-    register("echo", EchoHandler)
+    register("echo", "emworker_echo.handler:EchoHandler")
+
+
+@hookimpl
+def emworker_plugin_settings() -> Mapping[str, str]:
+    return SETTINGS

@@ -1,4 +1,4 @@
-from emworker_echo.plugin import EchoHandler
+from emworker_echo.handler import EchoHandler
 
 from emhub_worker_core import Outcome
 from emhub_worker_core.testing import run_handler

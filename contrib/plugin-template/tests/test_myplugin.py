@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from emworker_myplugin.plugin import MyPluginHandler
+from emworker_myplugin.handler import MyPluginHandler
 
 from emhub_worker_core import Outcome
 from emhub_worker_core.testing import run_handler

@@ -8,9 +8,8 @@ from emhub_worker_core import CommandError, CommandNotFound, CommandTimeout, Tas
 
 from .lsf import LSFClient
 from .parse import SAFE_NAME, LSFOutputError
+from .settings import DEFAULTS
 from .snapshot import Snapshot, take_snapshot
-
-DEFAULTS: dict[str, Any] = {"pattern": "cryo", "queues": None, "period": 30.0, "timeout": 30.0}
 
 
 class BadArgs(ValueError):

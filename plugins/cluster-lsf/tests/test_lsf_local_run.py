@@ -14,7 +14,8 @@ from emworker_cluster_lsf.testkit import write_fake_commands
 DATA = Path(__file__).parent / "data"
 
 
-def local_run(tmp_path: Path, args: str, path: str, timeout: int = 20) -> list[dict[str, Any]]:
+def local_run(tmp_path: Path, args: str, path: str, timeout: int = 20,
+              exit_code: int = 0) -> list[dict[str, Any]]:
     tasks = tmp_path / "tasks.toml"
     tasks.write_text(f'[[tasks]]\nname = "cluster-lsf"\nargs = {{ {args} }}\n')
     config = tmp_path / "config.toml"
@@ -25,7 +26,7 @@ def local_run(tmp_path: Path, args: str, path: str, timeout: int = 20) -> list[d
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
                            "run", "--local", str(tasks), "--iterations", "2", "--events",
                            str(out)], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == exit_code, proc.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["task"] for r in records] == ["cluster-lsf", "cluster-lsf"]
     return [r["event"] for r in records]
@@ -54,11 +55,12 @@ def test_local_run_reads_fake_lsf(tmp_path: Path) -> None:
         assert json.loads(event["pending"]) == {"cryo_gpu": 1}
 
 
-def test_local_run_without_lsf_sends_errors_and_exits_cleanly(tmp_path: Path) -> None:
+def test_local_run_without_lsf_sends_errors_and_exits_6(tmp_path: Path) -> None:
     empty_bin = tmp_path / "nobin"
     empty_bin.mkdir()
     # PATH holds one empty directory: no LSF command can be found (python is run by path).
-    events = local_run(tmp_path, "period = 0", f"{empty_bin}")
+    # A local run whose task sent only errors failed, like a task that raised: exit 6.
+    events = local_run(tmp_path, "period = 0", f"{empty_bin}", exit_code=6)
     assert [e["error"] for e in events] == [
         "bqueues -o queue_name status -json: command not found: bqueues"] * 2
 
@@ -69,6 +71,6 @@ def test_local_run_a_hanging_command_is_killed_and_reported(tmp_path: Path) -> N
     hanging = bin_dir / "bqueues"
     hanging.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     hanging.chmod(0o755)
-    events = local_run(tmp_path, "period = 0", str(bin_dir), timeout=1)
+    events = local_run(tmp_path, "period = 0", str(bin_dir), timeout=1, exit_code=6)
     assert [e["error"] for e in events] == [
         "bqueues -o queue_name status -json: timed out after 1 s"] * 2

@@ -12,6 +12,8 @@ from emhub_worker_core import TaskError
 # Partition names are only ever compared client-side, but refuse anything odd early.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 MODES = ("auto", "json", "text")
+#: Every ``[plugins.cluster-slurm]`` key :meth:`Settings.from_task` reads.
+CONFIG_KEYS = ("partitions", "pattern", "period", "mode", "timeout", "slurm_conf")
 
 
 def _names(value: Any) -> list[str]:

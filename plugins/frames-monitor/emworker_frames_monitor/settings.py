@@ -18,6 +18,10 @@ DEFAULTS = {
     "min_period": 5.0,     # a task cannot ask for scans more often than this
 }
 
+#: Every ``[plugins.frames-monitor]`` key this module (and MovieRule) reads.
+CONFIG_KEYS = (*DEFAULTS, "root", "allowed_roots", "expect_mount", "movie_suffixes",
+               "movie_excludes")
+
 
 @dataclass(frozen=True)
 class FramesSettings:
