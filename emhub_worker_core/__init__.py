@@ -32,11 +32,11 @@ if TYPE_CHECKING:  # what the names are, for type checkers and readers
         TaskError,
         TransportError,
     )
-    from .events import EncodedEvent, encode_event
+    from .events import EncodedEvent, encode_event  # noqa: F401  (internal use)
     from .execution import Outcome
     from .handler import HandlerFactory, TaskContext, TaskHandler
     from .hookspecs import RegisterTask, hookimpl
-    from .runner import CommandResult, CommandRunner, Runner, check_result
+    from .runner import CommandResult, CommandRunner, Runner, check_result  # noqa: F401
     from .services import EMhubServices
     from .task import Task
 

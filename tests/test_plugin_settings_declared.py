@@ -71,12 +71,14 @@ def test_declared_keys_are_the_keys_read(package: str) -> None:
     assert all(text and text != "(undocumented)" for text in declared.values()), declared
 
 
-def test_session_transfer_declares_its_settings_fields() -> None:
-    from emworker_session_transfer import plugin
-    from emworker_session_transfer.settings import TransferSettings
-
+@pytest.mark.parametrize("package, settings_class", [
+    ("emworker_session_transfer", "TransferSettings"), ("emworker_session_otf", "OtfSettings")])
+def test_dataclass_settings_are_declared_field_for_field(package: str,
+                                                         settings_class: str) -> None:
+    plugin = __import__(f"{package}.plugin", fromlist=["plugin"])
+    settings = __import__(f"{package}.settings", fromlist=["settings"])
     declared = plugin.emworker_plugin_settings()
-    assert set(declared) == set(TransferSettings.__dataclass_fields__)
+    assert set(declared) == set(getattr(settings, settings_class).__dataclass_fields__)
     assert all(text and text != "(undocumented)" for text in declared.values()), declared
 
 
@@ -85,7 +87,8 @@ def test_plugin_modules_name_their_handlers_as_strings() -> None:
     from emhub_worker_core.plugins import load_plugins
 
     plugins, router = load_plugins()
-    builtin = {"frames-monitor", "session-transfer", "cluster-lsf", "cluster-slurm"}
+    builtin = {"frames-monitor", "session-transfer", "cluster-lsf", "cluster-slurm",
+               "session-otf"}
     claims = [c for c in plugins.claims if c.plugin in builtin]
     assert {c.plugin for c in claims} == builtin
     assert all(isinstance(c.factory, LazyFactory) for c in claims)

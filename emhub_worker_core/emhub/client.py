@@ -19,7 +19,6 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..version import __version__
 from ..errors import (
     AuthenticationError,
     EventRejected,
@@ -27,6 +26,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..version import __version__
 from .neterrors import describe
 from .settings import EMhubSettings
 

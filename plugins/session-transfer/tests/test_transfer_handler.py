@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.handler import TransferHandler
@@ -183,17 +184,17 @@ def test_a_step_that_moved_files_marks_progress_and_an_idle_one_does_not(tree: T
 
     class Recording(TransferHandler):
         def process(self) -> None:
-            sent_before = len(events)
+            self.moved = False
             super().process()
-            moved = any("new_files" in e for e in events[sent_before:])
-            marks.append((moved, self.progress_marked))
+            marks.append((self.moved, self.progress_marked))
 
-    services = session_services(tree.frames_root, tree.raw_root)
-    events: list = []  # type: ignore[type-arg]
-    from emhub_worker_core.execution import run_task
-    from emhub_worker_core.testing import make_context
-    context = make_context(TASK, config=fast_config(quiet_seconds=1, stop_after_idle=30),
-                           services=services, events=events, clock=TickingClock(FakeClock()))
-    run_task(Recording(context), max_iterations=None, wait=False)
+        def update(self, event: Any) -> Any:
+            self.moved = self.moved or "new_files" in event
+            return super().update(event)
+
+    run_handler(Recording, TASK, iterations=None,
+                config=fast_config(quiet_seconds=1, stop_after_idle=30),
+                services=session_services(tree.frames_root, tree.raw_root),
+                clock=TickingClock(FakeClock()))
     assert (True, True) in marks and (False, False) in marks, marks
     assert all(moved == marked for moved, marked in marks), marks

@@ -13,8 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-from emhub_worker_core import CommandError
-from emhub_worker_core import Runner
+from emhub_worker_core import CommandError, Runner
 
 from .base import (
     FAILED,
