@@ -60,6 +60,33 @@ def rss_bytes(pid: int) -> int | None:
         return None
 
 
+def thread_count(pid: int) -> int | None:
+    """Threads of ``pid``: EMhub's dev server holds one per open request (each long poll)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in status.splitlines()
+                 if line.startswith("Threads:")), None)
+
+
+def redis_clients(port: int) -> int | None:
+    """Redis's ``connected_clients`` (a blocked XREADGROUP holds a connection of its own)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"INFO clients\r\n")
+            reply = b""
+            while b"connected_clients:" not in reply or not reply.endswith(b"\r\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return None
+    match = re.search(rb"connected_clients:(\d+)", reply)
+    return int(match[1]) if match else None
+
+
 @dataclass
 class Usage:
     """CPU share (1.0 = one core busy) over a window, and peak RSS, of a few processes."""

@@ -11,6 +11,7 @@ they run the same with and without that floor.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -21,7 +22,16 @@ import requests
 
 from tests.harness.emhub_admin import AdminClient, mint_worker_token
 from tests.harness.emhub_server import EMhubServer
-from tests.harness.fleet import AccessLog, AttemptCounter, Fleet, Usage, median_max, percentile
+from tests.harness.fleet import (
+    AccessLog,
+    AttemptCounter,
+    Fleet,
+    Usage,
+    median_max,
+    percentile,
+    redis_clients,
+    thread_count,
+)
 
 STEP = 5.0  # echo interval of long tasks, s (= the core's min_interval default)
 MIB = 1024 * 1024
@@ -72,8 +82,11 @@ class IdleResult:
     redis_rss: int
     worker_cpu: dict[str, float]
     worker_rss: dict[str, int]
+    emhub_threads: int | None = None
+    redis_clients: int | None = None
     capacity_rps: float = float("nan")  # EMhub's own limit, the baseline
     capacity_cpu: float = float("nan")
+    capacity_client_cpu: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -87,6 +100,8 @@ class IdleResult:
              + ", ".join(f"{k} {v}" for k, v in sorted(self.by_endpoint.items())) + ")"),
             ("EMhub CPU, RSS", f"{self.emhub_cpu:.1%} of a core, {self.emhub_rss / MIB:.0f} MiB"),
             ("Redis CPU, RSS", f"{self.redis_cpu:.1%} of a core, {self.redis_rss / MIB:.0f} MiB"),
+            ("EMhub threads, Redis clients", f"{self.emhub_threads}, {self.redis_clients} "
+             "(an open long poll holds one of each)"),
             ("worker CPU median / max", f"{cpu_med:.2%} / {cpu_max:.2%} of a core"),
             ("worker RSS median / max", f"{rss_med / MIB:.0f} / {rss_max / MIB:.0f} MiB"),
             ("all workers together", f"{sum(self.worker_cpu.values()):.1%} of a core, "
@@ -95,7 +110,8 @@ class IdleResult:
         if not math.isnan(self.capacity_rps):
             rows.append(("EMhub capacity (baseline)",
                          f"{self.capacity_rps:.0f} get_pending_tasks/s at "
-                         f"{self.capacity_cpu:.0%} of a core; idle fleet uses "
+                         f"{self.capacity_cpu:.0%} of a core (clients "
+                         f"{self.capacity_client_cpu:.0%}); idle fleet uses "
                          f"{self.rps / self.capacity_rps:.2%} of it"))
         return rows
 
@@ -128,15 +144,20 @@ def idle(server: EMhubServer, fleet: Fleet, seconds: float, capacity_seconds: fl
         emhub_rss=servers.peak_rss.get("emhub", 0),
         redis_cpu=servers.cpu.get("redis", float("nan")),
         redis_rss=servers.peak_rss.get("redis", 0),
-        worker_cpu=workers.cpu, worker_rss=workers.peak_rss)
+        worker_cpu=workers.cpu, worker_rss=workers.peak_rss,
+        emhub_threads=thread_count(server.emhub_pid),
+        redis_clients=redis_clients(server.redis_port))
     if capacity_seconds > 0:
-        result.capacity_rps, result.capacity_cpu = capacity(server, capacity_seconds)
+        result.capacity_rps, result.capacity_cpu, result.capacity_client_cpu = \
+            capacity(server, capacity_seconds)
     return result
 
 
-def capacity(server: EMhubServer, seconds: float, clients: int = 4) -> tuple[float, float]:
+def capacity(server: EMhubServer, seconds: float, clients: int = 4
+             ) -> tuple[float, float, float]:
     """Requests/s EMhub answers when ``clients`` threads call get_pending_tasks back to back
-    (a cheap worker call: one Redis read), and EMhub's CPU share meanwhile."""
+    (a cheap worker call: one Redis read); EMhub's and the clients' CPU share meanwhile (the
+    clients share this process: when they are near a core, they are the limit, not EMhub)."""
     assert server.emhub_pid is not None
     token = mint_worker_token("bench.test", server.secret_key)
     done = threading.Event()
@@ -149,7 +170,7 @@ def capacity(server: EMhubServer, seconds: float, clients: int = 4) -> tuple[flo
                           json={"attrs": {"token": token}}).raise_for_status()
                 counts[index] += 1
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    usage = Usage({"emhub": server.emhub_pid})
+    usage = Usage({"emhub": server.emhub_pid, "clients": os.getpid()})
     for thread in threads:
         thread.start()
     done.wait(seconds)
@@ -157,7 +178,8 @@ def capacity(server: EMhubServer, seconds: float, clients: int = 4) -> tuple[flo
     for thread in threads:
         thread.join(35)
     usage.finish()
-    return sum(counts) / seconds, usage.cpu.get("emhub", float("nan"))
+    return (sum(counts) / seconds, usage.cpu.get("emhub", float("nan")),
+            usage.cpu.get("clients", float("nan")))
 
 
 # -- 2 ------------------------------------------------------------------------------------------
