@@ -232,6 +232,8 @@ class OutageResult:
     recovery: dict[str, float]  # worker -> s from EMhub back to its first event of a new task
     lost: list[str] = field(default_factory=list)  # tasks not done, by "worker: task"
     gaps: list[str] = field(default_factory=list)  # long tasks missing events
+    created_in: float = float("nan")  # the new tasks, one admin session, serial
+    emhub_cpu_after: float = float("nan")  # over the first ``after`` seconds back
 
     @property
     def recovered(self) -> set[str]:
@@ -245,7 +247,9 @@ class OutageResult:
             ("attempts/s while down", f"{during:.2f} (per s: {' '.join(map(str, self.during))})"),
             (f"requests/s first {len(self.after)} s back",
              f"{after:.2f} (per s: {' '.join(map(str, self.after))})"),
+            (f"EMhub CPU first {len(self.after)} s back", f"{self.emhub_cpu_after:.0%} of a core"),
             ("EMhub down (kill -> answering)", fmt_s(self.downtime)),
+            ("new tasks created in", f"{fmt_s(self.created_in)} (from EMhub back)"),
             ("back -> every worker's event", f"{fmt_s(worst)} (median {fmt_s(median)}; "
              f"{len(self.recovery)} workers)"),
             ("tasks lost", str(len(self.lost))),
@@ -268,8 +272,13 @@ def outage(server: EMhubServer, fleet: Fleet, outage_seconds: float = 20,
         time.sleep(outage_seconds)  # the outage itself, not a wait on a result
     server.start_emhub()
     back, downtime = time.time(), time.monotonic() - killed
+    assert server.emhub_pid is not None
+    usage = Usage({"emhub": server.emhub_pid})
+    timer = threading.Timer(after_seconds, usage.finish)
+    timer.start()
     with server.admin() as admin:
         after = create_all(admin, fleet.names, {"repeat": 1})
+        created_in = time.time() - back
         found = wait_status(admin, after, {"done"}, timeout)
         found_long = wait_status(admin, long, {"done"}, max(1.0, timeout - (time.time() - back)))
         recovery = {}
@@ -283,11 +292,13 @@ def outage(server: EMhubServer, fleet: Fleet, outage_seconds: float = 20,
             if counts != set(range(1, repeat + 1)):
                 gaps.append(f"{worker}: {task_id} has counts {sorted(counts)}")
     time.sleep(max(0.0, back + after_seconds + 1.1 - time.time()))  # the window is logged
+    timer.join()
     lost = [f"{w}: {t}" for w, t in after.items() if found.get(w) != "done"]
     lost += [f"{w}: {t}" for w, t in long.items() if found_long.get(w) != "done"]
     return OutageResult(
         outage_seconds, downtime, counter.per_second(listening, int(outage_seconds)),
-        AccessLog(server.access_log).per_second(back, after_seconds), recovery, lost, gaps)
+        AccessLog(server.access_log).per_second(back, after_seconds), recovery, lost, gaps,
+        created_in, usage.cpu.get("emhub", float("nan")))
 
 
 # -- 4 ------------------------------------------------------------------------------------------
