@@ -35,6 +35,7 @@ from tests.harness.fleet import (
 
 STEP = 5.0  # echo interval of long tasks, s (= the core's min_interval default)
 MIB = 1024 * 1024
+SETTLE = 2.0  # s after the fleet connected before the idle window opens
 
 
 def stream_ms(stream_id: str) -> int:
@@ -121,6 +122,8 @@ def idle(server: EMhubServer, fleet: Fleet, seconds: float, capacity_seconds: fl
     """The connected fleet left alone; then (baseline) EMhub saturated by a few clients."""
     stop = stop or threading.Event()
     assert server.emhub_pid is not None and server.redis_pid is not None
+    # The log has whole seconds: start on a fresh one, after the last start-up calls.
+    time.sleep(SETTLE + 1 - time.time() % 1)
     workers = Usage(fleet.pids())
     servers = Usage({"emhub": server.emhub_pid, "redis": server.redis_pid})
     began = time.time()
