@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Iterator, Mapping, Sequence
 
 import pytest
 import requests
@@ -75,8 +75,10 @@ class EMhubServer:
     user = "admin"
     password = "admin"
 
-    def __init__(self, run_dir: Path, venv: Path | None = None) -> None:
+    def __init__(self, run_dir: Path, venv: Path | None = None,
+                 extra_workers: Sequence[str] = ()) -> None:
         self.run_dir = run_dir
+        self.extra_workers = tuple(extra_workers)  # registered next to instance_data's
         self.venv = venv or REPO / ".venv-emhub"
         self.instance = run_dir / "instance"
         self.logs = run_dir / "logs"
@@ -94,14 +96,17 @@ class EMhubServer:
 
     # -- set-up ---------------------------------------------------------------------------
     @classmethod
-    def create(cls) -> EMhubServer:
+    def create(cls, extra_workers: Sequence[str] = (), tag: str = "") -> EMhubServer:
+        """A server in a fresh run folder; ``extra_workers`` go into ``config:hosts`` too
+        (EMhub reads that list once, at start, so names cannot be added later); ``tag``
+        names the folder when one process runs more than one server."""
         RUNS.mkdir(exist_ok=True)
         clean_old_runs()
-        run_dir = RUNS / f"emhub-{os.getpid()}"
+        run_dir = RUNS / (f"emhub-{os.getpid()}" + (f"-{tag}" if tag else ""))
         shutil.rmtree(run_dir, ignore_errors=True)
         (run_dir / "pids").mkdir(parents=True)
         (run_dir / "owner.pid").write_text(str(os.getpid()))
-        return cls(run_dir)
+        return cls(run_dir, extra_workers=extra_workers)
 
     def _run(self, argv: list[str], log_name: str, **kwargs: Any) -> str:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -128,6 +133,8 @@ class EMhubServer:
         data = (HERE / "instance_data.json").read_text()
         data = data.replace("@FRAMES_ROOT@", str(self.frames_root)) \
                    .replace("@RAW_ROOT@", str(self.raw_root))
+        if self.extra_workers:
+            data = _with_hosts(data, self.extra_workers)
         data_file = self.run_dir / "instance_data.json"
         data_file.write_text(data)
         self._run([str(self.venv / "bin" / "emh-data"), "--create_instance", str(self.instance),
@@ -241,6 +248,20 @@ class EMhubServer:
             "--port", str(self.port), "--with-threads", "--no-reload"], env)
         self._wait_until("emhub", self._emhub, self._emhub_ready, timeout=60)
 
+    @property
+    def emhub_pid(self) -> int | None:
+        """The flask process (its own pid: no shell, no reloader), while it runs."""
+        return self._emhub.pid if self._emhub and self._emhub.poll() is None else None
+
+    @property
+    def redis_pid(self) -> int | None:
+        return self._redis.pid if self._redis and self._redis.poll() is None else None
+
+    @property
+    def access_log(self) -> Path:
+        """EMhub's output, werkzeug's request lines included (appended to across restarts)."""
+        return self.logs / "emhub.log"
+
     def stop_emhub(self, kill: bool = False) -> None:
         self._stop("emhub", self._emhub, kill)
 
@@ -280,6 +301,15 @@ class EMhubServer:
         lines = ["[worker]", *_toml_pairs(settings), "", "[emhub]", *_toml_pairs(emhub), ""]
         path.write_text("\n".join(lines) + "\n" + extra_toml)
         return path
+
+
+def _with_hosts(data: str, workers: Sequence[str]) -> str:
+    """Instance data (JSON text) with ``workers`` added to the form ``config:hosts``."""
+    parsed = json.loads(data)
+    [hosts] = [form for form in parsed["forms"] if form["name"] == "config:hosts"]
+    for worker in workers:
+        hosts["definition"].setdefault(worker, {"alias": worker.split(".")[0]})
+    return json.dumps(parsed)
 
 
 def _toml_pairs(table: Mapping[str, Any]) -> list[str]:
