@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -79,7 +79,7 @@ class Manifest:
 
     def add_all(self, entries: list[Entry]) -> None:
         """Record a batch with one write (all or, on error, none of it)."""
-        self._append(*({"op": "copied", **asdict(entry)} for entry in entries))
+        self._append(*(_copied_record(entry) for entry in entries))
         for entry in entries:
             self.entries[entry.path] = entry
 
@@ -119,6 +119,13 @@ class Manifest:
                 pass
             os.close(self._fd)
             self._fd = None
+
+
+def _copied_record(entry: Entry) -> dict[str, Any]:
+    """The record of one file (by hand: ``dataclasses.asdict`` costs ~0.1 ms a file)."""
+    return {"op": "copied", "path": entry.path, "size": entry.size,
+            "mtime_ns": entry.mtime_ns, "digest": entry.digest, "movie": entry.movie,
+            "at": entry.at, "moved": entry.moved, "algorithm": entry.algorithm}
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:

@@ -23,7 +23,7 @@ class TransferSettings:
     layout: str = DEFAULT_LAYOUT
     quiet_seconds: float = 60.0      # a file is settled after this long unchanged
     workers: int = 4                 # copies running at once
-    batch: int = 32                  # files per batch; EMhub is updated after each
+    batch: int = 128                 # files per group: one sync, one record, one update
     chunk_kib: int = 1024            # copy buffer per copier (stays in the CPU caches)
     # "storage": the written file is synced, its cached pages dropped and read back, so the
     # hash is of what storage returns; "reread": read back through the page cache (catches
