@@ -63,7 +63,7 @@ class Copied:
     mtime_ns: int
     digest: str
     inode: tuple[int, int]   # (st_dev, st_ino) of the source, checked before removing it
-    temp: str                # where it was written; renamed to the destination on success
+    path: str                # the destination (renamed into place already)
     verified: bool           # False: the caller checks it from storage after a sync
 
 
@@ -116,7 +116,9 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
     ``durable=True``: fsync'd and checked here (``verify="storage"`` drops the written
     pages first, so the re-read comes from storage). ``durable=False``: the caller syncs
     the filesystem once for a batch and checks from storage then (``verified=False``).
-    The caller renames :attr:`Copied.temp` into place (:func:`publish`).
+    The file is renamed into place here: the caller records it only once it is durable
+    and checked, and an unrecorded file in the destination is never trusted (copied
+    again), so a check that fails later just removes it (:func:`discard`).
     """
     try:
         src_fd = open_regular(src_dir_fd, name)
@@ -159,8 +161,12 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
         after = os.fstat(src_fd)
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceProblem(f"{rel} changed while being copied")
+        try:
+            os.replace(temp, dst)
+        except OSError as exc:
+            raise DestinationError(exc.errno, f"renaming into {dst}: {exc.strerror}") from exc
         return Copied(before.st_size, before.st_mtime_ns, digest,
-                      (before.st_dev, before.st_ino), temp, checked)
+                      (before.st_dev, before.st_ino), dst, checked)
     except BaseException:
         discard(temp)
         raise
@@ -220,18 +226,9 @@ def check_stored(items: list[tuple[str, int, str]], algorithm: str, chunk: int
     return outcome
 
 
-def publish(copied: Copied, dst: str) -> None:
-    """Rename the checked temp file into place."""
+def discard(path: str) -> None:
     try:
-        os.replace(copied.temp, dst)
-    except OSError as exc:
-        discard(copied.temp)
-        raise DestinationError(exc.errno, f"renaming into {dst}: {exc.strerror}") from exc
-
-
-def discard(temp: str) -> None:
-    try:
-        os.unlink(temp)
+        os.unlink(path)
     except OSError:
         pass
 

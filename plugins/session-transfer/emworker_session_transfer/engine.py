@@ -1,8 +1,9 @@
 """Transfer one session folder: scan, settle, copy in parallel, record, then move.
 
-Order per file: copy to a temp name + checksum -> fsync (or one filesystem sync per
-group of small files) -> verify -> rename -> manifest record (fsync'd per group, with the
-directories) -> only then remove a movie's source. Copiers never wait for this
+Order per file: copy to a temp name + checksum -> fsync (movies, large files) and check
+-> rename into place; for small files one filesystem sync per group, then the check from
+storage -> manifest record (fsync'd per group) -> only then remove a movie's source. A
+file in the destination counts only once recorded. Copiers never wait for this
 bookkeeping: while the task thread records one group, the next files are being copied.
 Killed anywhere, :meth:`SessionTransfer.open` puts things right on the next start.
 """
@@ -29,7 +30,6 @@ from .copier import (
     copy_verified,
     discard,
     fsync_dir,
-    publish,
     sync_filesystem,
 )
 from .manifest import Entry, Manifest
@@ -219,7 +219,7 @@ class SessionTransfer:
         finally:
             self.pool.cancel_queued(False)
             for _cand, copied in group:  # only left by an exception: not trusted
-                discard(copied.temp)
+                discard(copied.path)
             dirs.close()
         return result
 
@@ -265,13 +265,14 @@ class SessionTransfer:
 
     def _commit(self, group: Group, dirs: SourceDirs, result: StepResult,
                 on_batch: Callable[[int, int], None]) -> None:
-        """Sync, check, rename, record a group of copies; then remove the movies' sources."""
+        """Sync, check, record a group of copies; then remove the movies' sources."""
+        synced = any(not copied.verified for _c, copied in group)
         try:
-            if any(not copied.verified for _c, copied in group):
-                sync_filesystem(self.dest)  # small files' data, before reading it back
+            if synced:  # small files' data and every rename so far, before reading back
+                sync_filesystem(self.dest)
         except OSError as exc:
             for _cand, copied in group:
-                discard(copied.temp)
+                discard(copied.path)
             result.errors.append(f"syncing {self.dest}: {exc.strerror or exc}")
             return
         verified: list[tuple[Entry, Copied]] = []
@@ -279,20 +280,15 @@ class SessionTransfer:
         folders: set[str] = set()
         unchecked = [copied for _cand, copied in group if not copied.verified]
         checks = dict(zip((id(c) for c in unchecked), check_stored(
-            [(c.temp, c.size, c.digest) for c in unchecked], self.settings.checksum,
+            [(c.path, c.size, c.digest) for c in unchecked], self.settings.checksum,
             self.settings.chunk_kib * 1024)))
         for cand, copied in group:
-            target = f"{self.dest}/{cand.rel}"
-            try:
-                problem = checks.get(id(copied))
-                if problem is not None:
-                    raise problem
-                publish(copied, target)
-            except DestinationError as exc:
-                discard(copied.temp)
-                result.errors.append(str(exc))
+            problem = checks.get(id(copied))
+            if problem is not None:
+                discard(copied.path)
+                result.errors.append(str(problem))
                 continue
-            folders.add(target.rpartition("/")[0])
+            folders.add(copied.path.rpartition("/")[0])
             verified.append((Entry(cand.rel, copied.size, copied.mtime_ns, copied.digest,
                                    self.settings.is_movie(cand.rel), at,
                                    algorithm=self.settings.checksum), copied))
@@ -300,7 +296,7 @@ class SessionTransfer:
             return
         entries = [entry for entry, _copied in verified]
         try:  # renames on disk before a record; records before any source removal
-            for folder in folders:
+            for folder in folders if not synced else ():  # syncfs covered the renames
                 fsync_dir(folder)
             self.manifest.add_all(entries)
             self.manifest.sync()
