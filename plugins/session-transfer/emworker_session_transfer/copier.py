@@ -121,7 +121,7 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
     again), so a check that fails later just removes it (:func:`discard`).
     """
     try:
-        src_fd = open_regular(src_dir_fd, name)
+        src_fd, before = open_regular(src_dir_fd, name)
     except Unsafe as exc:
         raise SourceProblem(f"{rel}: {exc.strerror}; not copied") from None
     except OSError as exc:
@@ -133,7 +133,6 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
     folder, _, base = dst.rpartition("/")
     temp = f"{folder}/{TEMP_PREFIX}{_RUN}{next(_serial)}-{base}"  # O_EXCL: never clobbers
     try:
-        before = os.fstat(src_fd)
         mode = before.st_mode & 0o7777
         try:
             dst_fd = os.open(temp, WRITE_FLAGS, mode)

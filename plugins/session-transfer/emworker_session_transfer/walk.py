@@ -161,13 +161,14 @@ class SourceDirs:
         self._fds.clear()
 
 
-def open_regular(dir_fd: int, name: str) -> int:
+def open_regular(dir_fd: int, name: str) -> tuple[int, os.stat_result]:
     """Open a regular file in ``dir_fd`` for reading, refusing symlinks and specials."""
     fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise Unsafe(errno.EINVAL, f"{name} is not a regular file")
-    return fd
+    return fd, st
 
 
 def unlink_if_same(dir_fd: int, name: str, size: int, mtime_ns: int,
