@@ -208,6 +208,7 @@ class SessionTransfer:
                     self.pool.cancel_queued()
                 cand, copied, error = self.pool.next_outcome()
                 inflight -= 1
+                dirs.release(cand.rel)
                 self.settle.forget(cand.rel)
                 if error is None:
                     group.append((cand, copied))
@@ -245,6 +246,7 @@ class SessionTransfer:
             return False
         durable = self.settings.is_movie(cand.rel) or \
             cand.size >= self.settings.durable_min_bytes
+        dirs.hold(cand.rel)
         self.pool.submit(cand, partial(
             copy_verified, dir_fd, name, cand.rel, target,
             chunk=self.settings.chunk_kib * 1024, verify=self.settings.verify,

@@ -133,9 +133,11 @@ class SourceDirs:
     when the step ends, after every copy of the step has finished.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_open: int = 128) -> None:
         self.root = root
+        self.max_open = max_open   # a session has thousands of folders; fds are limited
         self._fds: dict[str, int] = {}
+        self._held: dict[str, int] = {}   # folder -> copies queued that use its descriptor
 
     def folder(self, rel_dir: str) -> int:
         """Descriptor of ``root/rel_dir``, each component opened with ``O_NOFOLLOW``."""
@@ -154,6 +156,28 @@ class SourceDirs:
         """(folder descriptor, file name) of ``rel``."""
         parent, _, name = rel.rpartition("/")
         return self.folder(parent), name
+
+    def hold(self, rel: str) -> None:
+        """A queued copy uses the folder descriptor of ``rel``: keep it open."""
+        parent = rel.rpartition("/")[0]
+        self._held[parent] = self._held.get(parent, 0) + 1
+        self._trim()
+
+    def release(self, rel: str) -> None:
+        parent = rel.rpartition("/")[0]
+        left = self._held.get(parent, 0) - 1
+        if left > 0:
+            self._held[parent] = left
+        else:
+            self._held.pop(parent, None)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Over ``max_open``: close every descriptor no queued copy holds (reopened when
+        needed; at most the copy window's folders stay open)."""
+        if len(self._fds) > self.max_open:
+            for folder in [f for f in self._fds if f not in self._held]:
+                os.close(self._fds.pop(folder))
 
     def close(self) -> None:
         for fd in self._fds.values():

@@ -339,3 +339,20 @@ def test_test_only_key_is_not_a_production_setting() -> None:
 
     with pytest.raises(ConfigError, match="test_chunk_delay"):
         TransferSettings.from_config({"test_chunk_delay": 0.1})
+
+
+def test_many_folders_do_not_exhaust_descriptors(engine: SessionTransfer) -> None:
+    """Folder descriptors are kept open only while a queued copy needs them."""
+    import resource
+
+    for i in range(700):  # 1400 folders: more than the descriptor limit below
+        write(engine.frames / f"GridSquare_{i}" / "Data" / f"f{i}.xml", 10)
+        write(engine.frames / f"GridSquare_{i}" / "Data" / f"f{i}.jpg", 10)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ready = settled(engine)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))  # the usual default
+    try:
+        result = engine.transfer(ready, lambda f, m: None)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result.new_files == 1400 and not result.errors and not result.source_problems
