@@ -1,36 +1,45 @@
-"""session-transfer throughput against named baselines, on one synthetic session tree.
+"""session-transfer throughput against ``cp -r``, every method interleaved in one loop.
 
-The tree has a large-file part (movies of random data, not sparse) and a small-file part
-(thousands of xml/jpg). For each part, in the same run, each method copies it to an empty
-destination on the same filesystem; page caches are dropped before every timed run (when
-allowed) and every timing ends with ``sync``, so each method pays for getting its data to
-disk (ours fsyncs itself). Methods:
+Three parts, each printed as a ratio to ``cp -r`` measured in the same run:
 
-* ``cp -r``           coreutils, no checksum
-* ``rsync -a``        one process, no checksum
-* ``original``        the original worker: one ``rsync -ac --remove-source-files`` process
-                      per movie, one ``cp`` per other file, one ``mkdir -p`` per folder
-* ``ours``            the plugin's engine, default settings: sha256 while copying, fsync,
-                      re-read and re-hash of the written file (``verify = "reread"``)
-* ``ours-storage``    ``verify = "storage"``: the re-read bypasses the page cache
-* ``ours-size``       ``verify = "size"``: checksum recorded, no re-read
+* ``large``: movies of random data (default 12 x 136 MB = 1.6 GB, not sparse);
+* ``small``: thousands of xml/jpg files (default 3000, 76 MB);
+* ``scale``: tiny files, once at ``--small`` and once at ``--scale-files`` (default 100k),
+  to show the per-file cost stays flat (the old engine was quadratic).
 
-Figures are medians over ``--repeat`` runs; ratios are MB/s over ``cp -r``'s MB/s and
-``original``'s. Usage (needs rsync: ``apt-get install -y rsync``)::
+Fair treatment, for every method alike, in one loop with no pauses between methods:
+a fresh source copy is made (untimed; ours moves movies out of it), the page cache is
+dropped (``sync; echo 3 > /proc/sys/vm/drop_caches``), then the timing covers the method
+*and a final* ``sync``. Start-up is subtracted: each method also runs on an empty
+session in every round, and that time is taken off. Methods:
 
-    .venv/bin/python bench/transfer_bench.py [--movies 12] [--movie-mb 256] [--small 3000]
-        [--repeat 3] [--workdir /var/tmp/transfer-bench]
+* ``cp -r``        coreutils, no checksum (the baseline);
+* ``ours``         the plugin's engine with its default settings: BLAKE3 while copying,
+                   fsync (movies) or one ``syncfs`` per group (small files), and the
+                   written bytes read back *from storage* (pages dropped) and re-hashed;
+                   nothing is counted before it is durable;
+* ``ours-sha256``  the same with ``checksum = "sha256"`` (the former default).
+
+Usage::
+
+    .venv/bin/python bench/transfer_bench.py [--movies 12] [--movie-mb 136] [--small 3000]
+        [--scale-files 100000] [--repeat 3] [--parts large,small,scale]
+        [--profile small] [--workdir /var/tmp/transfer-bench]
+
+``--profile PART`` runs ``ours`` once more on that part under cProfile and prints the top
+functions by cumulative time.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import logging
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -39,15 +48,15 @@ from emworker_session_transfer.engine import SessionTransfer
 from emworker_session_transfer.settings import TransferSettings
 
 MOVIE_SUFFIX = "_fractions.tiff"
+Method = Callable[[Path, Path], None]
 
 
-def build_tree(root: Path, movies: int, movie_mb: int, small: int) -> None:
-    """``large/``: movies of random bytes; ``small/``: xml (11 KB) and jpg (40 KB) pairs."""
+def build_large(root: Path, movies: int, movie_mb: int) -> None:
     block = os.urandom(64 << 20)
-    large = root / "large" / "Images-Disc1" / "GridSquare_1" / "Data"
-    large.mkdir(parents=True)
+    folder = root / "Images-Disc1" / "GridSquare_1" / "Data"
+    folder.mkdir(parents=True)
     for i in range(movies):
-        with open(large / f"FoilHole_{i:08d}_Data_1_1_20240301_1020{i:02d}{MOVIE_SUFFIX}",
+        with open(folder / f"FoilHole_{i:08d}_Data_1_1_20240301_1020{i:02d}{MOVIE_SUFFIX}",
                   "wb") as fh:
             left, offset = movie_mb << 20, i * 4096
             while left:
@@ -55,12 +64,19 @@ def build_tree(root: Path, movies: int, movie_mb: int, small: int) -> None:
                 fh.write(part)
                 left -= len(part)
                 offset = (offset + len(part)) % (48 << 20)
-    for i in range(small // 2):
-        folder = root / "small" / "Images-Disc1" / f"GridSquare_{i // 500}" / "Data"
-        folder.mkdir(parents=True, exist_ok=True)
+
+
+def build_small(root: Path, files: int, sizes: tuple[int, int] = (11000, 40000)) -> None:
+    """xml/jpg pairs in GridSquare folders of 500 files, as EPU lays them out."""
+    block = os.urandom(max(sizes) * 64)
+    for i in range(files // 2):
+        folder = root / "Images-Disc1" / f"GridSquare_{i // 250}" / "Data"
+        if i % 250 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
         stem = folder / f"FoilHole_{i:08d}_Data_1_1_20240301_102000"
-        stem.with_suffix(".xml").write_bytes(block[i * 11000:(i + 1) * 11000])
-        stem.with_suffix(".jpg").write_bytes(block[i * 40000:(i + 1) * 40000])
+        start = (i * 7919) % (len(block) - max(sizes))
+        stem.with_suffix(".xml").write_bytes(block[start:start + sizes[0]])
+        stem.with_suffix(".jpg").write_bytes(block[start:start + sizes[1]])
 
 
 def drop_caches() -> bool:
@@ -76,106 +92,130 @@ def cp_r(src: Path, dst: Path) -> None:
     subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
 
 
-def rsync_a(src: Path, dst: Path) -> None:
-    subprocess.run(["rsync", "-a", f"{src}/", f"{dst}/"], check=True)
-
-
-def original(src: Path, dst: Path) -> None:
-    """One process per file, as the original worker ran them (argv lists, no shell)."""
-    for folder, _dirs, names in os.walk(src):
-        target = dst / os.path.relpath(folder, src)
-        if not target.exists():
-            subprocess.run(["mkdir", "-p", str(target)], check=True)
-        for name in names:
-            if name.startswith("FoilHole_") and name.endswith(MOVIE_SUFFIX):
-                argv = ["rsync", "-ac", "--remove-source-files"]
-            else:
-                argv = ["cp"]
-            subprocess.run([*argv, os.path.join(folder, name), str(target / name)], check=True)
-
-
-def ours(verify: str) -> Callable[[Path, Path], None]:
+def ours(**settings: object) -> Method:
     def run(src: Path, dst: Path) -> None:
-        settings = TransferSettings(quiet_seconds=0, verify=verify)  # defaults otherwise
-        engine = SessionTransfer(src, dst, dst.parent, settings, time.monotonic,
+        config = TransferSettings.from_config({"quiet_seconds": 0, **settings})
+        engine = SessionTransfer(src, dst, dst.parent, config, time.monotonic,
                                  logging.getLogger("bench"))
         try:
             engine.open()
             engine.scan()  # first sighting; quiet_seconds=0 settles on the second
             ready, pending = engine.scan()
             result = engine.transfer(ready, lambda files, movies: None)
-            if result.errors or pending:
-                raise RuntimeError(f"transfer incomplete: {result.errors} pending={pending}")
+            if result.errors or result.source_problems or pending:
+                raise RuntimeError(f"transfer incomplete: {result.errors} "
+                                   f"{result.source_problems} pending={pending}")
         finally:
             engine.close()
     return run
 
 
-METHODS: dict[str, Callable[[Path, Path], None]] = {
-    "cp -r": cp_r, "rsync -a": rsync_a, "original": original,
-    "ours": ours("reread"), "ours-storage": ours("storage"), "ours-size": ours("size"),
-}
-# These move movies out of their source: they run on a fresh copy of it.
-DESTRUCTIVE = {"original", "ours", "ours-storage", "ours-size"}
+METHODS: dict[str, Method] = {"cp -r": cp_r, "ours": ours(),
+                              "ours-sha256": ours(checksum="sha256")}
 
 
-def size_of(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def time_method(method: str, part: Path, work: Path) -> tuple[float, float]:
-    """(seconds until the method returned, seconds including sync) for one run."""
-    src = part
-    if method in DESTRUCTIVE:
-        src = work / "src-copy"
-        subprocess.run(["cp", "-a", str(part), str(src)], check=True)
-    dst = work / "dst"
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def timed(method: str, part: Path, work: Path) -> float:
+    """Seconds for one run, final sync included; the same preparation for every method."""
+    src, dst = work / "src", work / "dst"
+    subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     start = time.perf_counter()
     METHODS[method](src, dst)
-    returned = time.perf_counter() - start
     subprocess.run(["sync"], check=True)
-    synced = time.perf_counter() - start
+    seconds = time.perf_counter() - start
     shutil.rmtree(dst)
-    if src != part:
-        shutil.rmtree(src)
-    return returned, synced
+    shutil.rmtree(src)
+    return seconds
+
+
+def measure(parts: dict[str, Path], work: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Median seconds minus the median empty-session time, per part and method."""
+    runs: dict[str, dict[str, list[float]]] = {p: {m: [] for m in METHODS} for p in parts}
+    empty: dict[str, list[float]] = {m: [] for m in METHODS}
+    for _round in range(repeat):
+        for method in METHODS:  # interleaved: every method once per round, no pauses
+            empty[method].append(timed(method, work / "empty", work))
+            for name, part in parts.items():
+                runs[name][method].append(timed(method, part, work))
+    start_up = {m: statistics.median(empty[m]) for m in METHODS}
+    return {name: {m: max(1e-6, statistics.median(runs[name][m]) - start_up[m])
+                   for m in METHODS} for name in parts}
+
+
+def size_and_count(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def report(title: str, part: Path, results: dict[str, float]) -> None:
+    size, count = size_and_count(part)
+    print(f"\n{title}: {count} files, {size / 1e6:.0f} MB "
+          "(seconds include a final sync; start-up subtracted)")
+    print(f"{'method':<14}{'seconds':>9}{'MB/s':>9}{'ms/file':>9}{'vs cp -r':>10}")
+    for method, seconds in results.items():
+        print(f"{method:<14}{seconds:>9.2f}{size / 1e6 / seconds:>9.1f}"
+              f"{seconds * 1000 / count:>9.3f}{results['cp -r'] / seconds:>9.2f}x")
+
+
+def profile(part: Path, work: Path) -> None:
+    src, dst = work / "src", work / "dst"
+    subprocess.run(["cp", "-a", str(part), str(src)], check=True)
+    drop_caches()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    METHODS["ours"](src, dst)
+    profiler.disable()
+    shutil.rmtree(dst)
+    shutil.rmtree(src)
+    print(f"\ncProfile of ours on {part.name} (task thread; top 15 by cumulative time):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(15)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--movies", type=int, default=12)
-    parser.add_argument("--movie-mb", type=int, default=256)
+    parser.add_argument("--movie-mb", type=int, default=136)
     parser.add_argument("--small", type=int, default=3000)
+    parser.add_argument("--scale-files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parts", default="large,small,scale")
+    parser.add_argument("--profile", default="")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-bench"))
     args = parser.parse_args()
-    if not shutil.which("rsync"):
-        sys.exit("rsync is needed: apt-get install -y rsync")
+    wanted = set(args.parts.split(","))
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
-    build_tree(work / "tree", args.movies, args.movie_mb, args.small)
+    (work / "empty").mkdir(parents=True)
+    parts: dict[str, Path] = {}
+    if "large" in wanted:
+        build_large(work / "large", args.movies, args.movie_mb)
+        parts["large"] = work / "large"
+    if "small" in wanted:
+        build_small(work / "small", args.small)
+        parts["small"] = work / "small"
+    if "scale" in wanted:
+        for n in (args.small, args.scale_files):
+            build_small(work / f"tiny-{n}", n, sizes=(1000, 3000))
+            parts[f"tiny-{n}"] = work / f"tiny-{n}"
     cold = drop_caches()
-    print(f"tree: {args.movies} x {args.movie_mb} MB movies, {args.small} small files; "
-          f"{'cold' if cold else 'WARM (cannot drop caches)'} cache per run; "
-          f"median of {args.repeat}; {os.cpu_count()} CPUs")
-    for part_name in ("large", "small"):
-        part = work / "tree" / part_name
-        megabytes = size_of(part) / 1e6
-        files = sum(1 for p in part.rglob("*") if p.is_file())
-        results: dict[str, tuple[float, float]] = {}
+    print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "
+          f"median of {args.repeat}; {os.cpu_count()} CPUs; methods interleaved per round")
+    results = measure(parts, work, args.repeat)
+    for name, part in parts.items():
+        report(name, part, results[name])
+    print("\nratios (ours / cp -r throughput):")
+    for name in ("large", "small"):
+        if name in results:
+            print(f"  {name:<6} {results[name]['cp -r'] / results[name]['ours']:.2f}x cp")
+    if "scale" in wanted:
+        small, big = f"tiny-{args.small}", f"tiny-{args.scale_files}"
         for method in METHODS:
-            runs = [time_method(method, part, work) for _ in range(args.repeat)]
-            results[method] = (statistics.median(r[0] for r in runs),
-                               statistics.median(r[1] for r in runs))
-        print(f"\n{part_name} files: {files} files, {megabytes:.0f} MB (time includes sync)")
-        print(f"{'method':<15}{'seconds':>9}{'MB/s':>9}{'vs cp -r':>10}{'vs original':>13}"
-              f"{'(no-sync s)':>13}")
-        for method, (returned, synced) in results.items():
-            print(f"{method:<15}{synced:>9.2f}{megabytes / synced:>9.1f}"
-                  f"{results['cp -r'][1] / synced:>9.2f}x{results['original'][1] / synced:>12.2f}x"
-                  f"{returned:>13.2f}")
+            per_small = results[small][method] / args.small
+            per_big = results[big][method] / args.scale_files
+            print(f"  per-file cost {args.small} -> {args.scale_files} files, {method}: "
+                  f"{per_small * 1e3:.3f} -> {per_big * 1e3:.3f} ms ({per_big / per_small:.2f}x)")
+    if args.profile:
+        profile(parts[args.profile], work)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,29 +1,56 @@
 """Copy one file in-process: temp name, checksum while copying, fsync, verify, rename.
 
-The source is mapped with ``mmap`` and written from the mapping, so each byte is
-copied once by the kernel (``write``) and hashed straight from the page cache; a
-read+write loop costs a second copy, and ``copy_file_range``/``sendfile`` never show
-the bytes to us, so they cannot give the checksum that the copy is made from.
+The source is read into a reusable per-thread buffer, hashed and written from it. No
+``mmap``: a source truncated on the share while mapped raises SIGBUS, which ends the
+whole worker; a short ``read`` is just a file to look at again later. The source is
+opened relative to its folder's descriptor with ``O_NOFOLLOW`` (see :mod:`.walk`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import hashlib
-import mmap
+import itertools
 import os
 import secrets
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
+
+from .checksum import file_digest, new_hasher
+from .walk import VANISHED, Unsafe, open_regular
 
 TEMP_PREFIX = ".emworker-tmp-"
-_MMAP_MIN = 1 << 20  # smaller files are read in one go
+WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+# Test kit hook: called after each chunk (widens the crash window, truncates a source).
+after_chunk: Optional[Callable[[str], None]] = None
+
+
+def _read_umask() -> int:
+    """The process umask without setting it (os.umask would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o7777  # unknown: always fchmod
+
+
+_UMASK = _read_umask()
+_local = threading.local()
+_RUN = secrets.token_hex(3)      # per process: temp names without a getrandom per file
+_serial = itertools.count()      # next() on a count is atomic under the GIL
 
 
 class SourceGone(Exception):
-    """The source vanished or changed while being copied; it is looked at again later."""
+    """The source vanished; nothing to report (EPU removes its temporary files)."""
+
+
+class SourceProblem(Exception):
+    """The source could not be copied now (changed, truncated, unreadable, swapped for a
+    link); reported with its path and looked at again on a later scan."""
 
 
 class DestinationError(OSError):
@@ -34,118 +61,178 @@ class DestinationError(OSError):
 class Copied:
     size: int
     mtime_ns: int
-    sha256: str
+    digest: str
+    inode: tuple[int, int]   # (st_dev, st_ino) of the source, checked before removing it
+    path: str                # the destination (renamed into place already)
+    verified: bool           # False: the caller checks it from storage after a sync
 
 
-def _hash_file(path: Path, chunk: int, from_storage: bool = False) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if from_storage and hasattr(os, "posix_fadvise"):  # drop clean pages: read the disk
-            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-        if size < _MMAP_MIN:
-            digest.update(fh.read())
-            return digest.hexdigest()
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            with memoryview(mapped) as view:
-                for offset in range(0, size, chunk):
-                    with view[offset:offset + chunk] as part:
-                        digest.update(part)
-    return digest.hexdigest()
+def buffer(chunk: int) -> bytearray:
+    """This thread's copy buffer (allocated once per thread and size)."""
+    buf: bytearray | None = getattr(_local, "buffer", None)
+    if buf is None or len(buf) < chunk + 1:
+        buf = _local.buffer = bytearray(chunk + 1)
+    return buf
 
 
-def _write_all(fd: int, data: memoryview | bytes) -> None:
-    total, done = len(data), 0
+def _write_all(fd: int, data: memoryview) -> None:
+    done, total = 0, len(data)
     while done < total:
-        with memoryview(data)[done:] as rest:
-            done += os.write(fd, rest)
+        done += os.write(fd, data[done:])
 
 
-def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, delay: float) -> str:
-    digest = hashlib.sha256()
-    if size < _MMAP_MIN:
-        data = os.read(src_fd, size + 1)
-        if len(data) != size:
-            raise SourceGone("size changed while copying")
-        digest.update(data)
-        _write_all(dst_fd, data)
-        return digest.hexdigest()
-    with mmap.mmap(src_fd, size, access=mmap.ACCESS_READ) as mapped:
-        mapped.madvise(mmap.MADV_SEQUENTIAL)
-        view = memoryview(mapped)
-        try:
-            for offset in range(0, size, chunk):
-                with view[offset:offset + chunk] as part:  # released even on errors
-                    digest.update(part)
-                    _write_all(dst_fd, part)
-                if delay:
-                    time.sleep(delay)
-        finally:
-            view.release()
-    return digest.hexdigest()
+def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, algorithm: str,
+               label: str) -> str:
+    hasher = new_hasher(algorithm)
+    view = memoryview(buffer(chunk))
+    copied = 0
+    try:
+        while copied < size:
+            want = min(chunk, size - copied) if size - copied > chunk else size - copied + 1
+            got = os.readv(src_fd, [view[:want]])
+            if got == 0:
+                raise SourceProblem(f"{label} was truncated while being copied "
+                                    f"({copied} of {size} bytes)")
+            if copied + got > size:
+                raise SourceProblem(f"{label} grew while being copied")
+            part = view[:got]
+            hasher.update(part)
+            try:
+                _write_all(dst_fd, part)
+            except OSError as exc:
+                raise DestinationError(exc.errno, f"writing {label}: {exc.strerror}") from exc
+            copied += got
+            if after_chunk is not None:
+                after_chunk(label)
+    finally:
+        view.release()
+    return hasher.hexdigest()
 
 
-def copy_verified(src: Path, dst: Path, *, chunk: int = 8 << 20, verify: str = "reread",
-                  durable: bool = True, delay: float = 0.0) -> Copied:
-    """Copy ``src`` to ``dst`` and check it; ``dst`` appears only when complete.
+def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
+                  verify: str, durable: bool, algorithm: str) -> Copied:
+    """Copy ``name`` (in ``src_dir_fd``) to a temp file next to ``dst`` and check it.
 
-    ``durable=False`` skips the per-file fsync: the caller syncs the filesystem once for
-    a batch of small files before it records any of them.
+    ``durable=True``: fsync'd and checked here (``verify="storage"`` drops the written
+    pages first, so the re-read comes from storage). ``durable=False``: the caller syncs
+    the filesystem once for a batch and checks from storage then (``verified=False``).
+    The file is renamed into place here: the caller records it only once it is durable
+    and checked, and an unrecorded file in the destination is never trusted (copied
+    again), so a check that fails later just removes it (:func:`discard`).
     """
     try:
-        src_fd = os.open(src, os.O_RDONLY)
-    except FileNotFoundError:
-        raise SourceGone(f"{src} vanished") from None
-    temp = dst.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{dst.name}"
+        src_fd, before = open_regular(src_dir_fd, name)
+    except Unsafe as exc:
+        raise SourceProblem(f"{rel}: {exc.strerror}; not copied") from None
+    except OSError as exc:
+        if exc.errno in VANISHED:
+            if exc.errno == errno.ELOOP:
+                raise SourceProblem(f"{rel} is a symlink now; not copied") from None
+            raise SourceGone(f"{rel} vanished") from None
+        raise SourceProblem(f"{rel}: cannot read: {exc.strerror}") from None
+    folder, _, base = dst.rpartition("/")
+    temp = f"{folder}/{TEMP_PREFIX}{_RUN}{next(_serial)}-{base}"  # O_EXCL: never clobbers
     try:
-        before = os.fstat(src_fd)
+        mode = before.st_mode & 0o7777
         try:
-            dst_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            dst_fd = os.open(temp, WRITE_FLAGS, mode)
         except OSError as exc:
             raise DestinationError(exc.errno, f"cannot create {temp}: {exc.strerror}") from exc
         try:
-            sha = _copy_into(src_fd, before.st_size, dst_fd, chunk, delay)
-            os.fchmod(dst_fd, before.st_mode & 0o7777)
+            digest = _copy_into(src_fd, before.st_size, dst_fd, chunk, algorithm, rel)
+            if mode & ~_UMASK != mode:  # the umask took bits away: put them back
+                os.fchmod(dst_fd, mode)
             os.utime(dst_fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+            checked = False
             if durable:
                 os.fsync(dst_fd)
-        except (SourceGone, DestinationError):
+                _check_open(dst_fd, temp, before.st_size, digest, chunk, verify, algorithm)
+                checked = True
+            elif verify != "storage":  # "storage" needs the batch's sync first
+                _check_open(dst_fd, temp, before.st_size, digest, chunk, verify, algorithm)
+                checked = True
+        except (SourceProblem, DestinationError):
             raise
         except OSError as exc:
-            raise DestinationError(exc.errno, f"writing {dst}: {exc.strerror}") from exc
+            raise DestinationError(exc.errno, f"writing {temp}: {exc.strerror}") from exc
         finally:
             os.close(dst_fd)
         after = os.fstat(src_fd)
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            raise SourceGone(f"{src} changed while being copied")
-        _check(temp, before.st_size, sha, chunk, verify)
-        os.replace(temp, dst)
-        return Copied(before.st_size, before.st_mtime_ns, sha)
-    except BaseException:
+            raise SourceProblem(f"{rel} changed while being copied")
         try:
-            os.unlink(temp)
-        except OSError:
-            pass
+            os.replace(temp, dst)
+        except OSError as exc:
+            raise DestinationError(exc.errno, f"renaming into {dst}: {exc.strerror}") from exc
+        return Copied(before.st_size, before.st_mtime_ns, digest,
+                      (before.st_dev, before.st_ino), dst, checked)
+    except BaseException:
+        discard(temp)
         raise
     finally:
         os.close(src_fd)
 
 
-def _check(temp: Path, size: int, sha: str, chunk: int, verify: str) -> None:
+def _check_open(fd: int, temp: str, size: int, digest: str, chunk: int, verify: str,
+                algorithm: str) -> None:
+    """Check the written file through its descriptor (after fsync, for "storage")."""
+    actual = os.fstat(fd).st_size
+    if actual != size:
+        raise DestinationError(errno.EIO, f"{temp}: {actual} bytes written, {size} expected")
+    if verify == "size":
+        return
+    if verify == "storage":  # clean after fsync: dropping the pages makes us read storage
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    if _hash_fd(fd, algorithm, buffer(chunk)) != digest:
+        raise DestinationError(errno.EIO, f"{temp}: checksum differs after writing")
+
+
+def _hash_fd(fd: int, algorithm: str, buf: bytearray) -> str:
+    return file_digest(fd, algorithm, buf)[0]
+
+
+def check_stored(items: list[tuple[str, int, str]], algorithm: str, chunk: int
+                 ) -> list[DestinationError | None]:
+    """After a filesystem sync: re-read each (temp, size, digest) from storage and compare.
+
+    Every file's cached pages are dropped and its read-ahead started before the first is
+    read, so the disk serves the group in parallel instead of one small read at a time.
+    """
+    opened: list[int | DestinationError] = []
+    for temp, _size, _digest in items:
+        try:
+            new_fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+            os.posix_fadvise(new_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(new_fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            opened.append(new_fd)
+        except OSError as exc:
+            opened.append(DestinationError(exc.errno, f"verifying {temp}: {exc.strerror}"))
+    outcome: list[DestinationError | None] = []
+    buf = buffer(chunk)
+    for (temp, size, digest), fd in zip(items, opened):
+        if isinstance(fd, DestinationError):
+            outcome.append(fd)
+            continue
+        try:
+            got, length = file_digest(fd, algorithm, buf)
+            ok = (got, length) == (digest, size)
+            outcome.append(None if ok else DestinationError(
+                errno.EIO, f"{temp}: checksum differs after writing"))
+        except OSError as exc:
+            outcome.append(DestinationError(exc.errno, f"verifying {temp}: {exc.strerror}"))
+        finally:
+            os.close(fd)
+    return outcome
+
+
+def discard(path: str) -> None:
     try:
-        actual = os.stat(temp).st_size
-        if actual != size:
-            raise DestinationError(errno.EIO, f"{temp}: {actual} bytes written, {size} expected")
-        if verify in ("reread", "storage") and \
-                _hash_file(temp, chunk, from_storage=verify == "storage") != sha:
-            raise DestinationError(errno.EIO, f"{temp}: checksum differs after writing")
-    except DestinationError:
-        raise
-    except OSError as exc:
-        raise DestinationError(exc.errno, f"verifying {temp}: {exc.strerror}") from exc
+        os.unlink(path)
+    except OSError:
+        pass
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     """Make renames in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -156,6 +243,8 @@ def fsync_dir(path: Path) -> None:
 
 def sync_filesystem(path: Path) -> None:
     """Flush the filesystem holding ``path`` (``syncfs``; ``sync`` where it is missing)."""
+    import ctypes  # only here: most copies never need it
+
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         libc = ctypes.CDLL(None, use_errno=True)

@@ -1,7 +1,10 @@
 """Transfer one session folder: scan, settle, copy in parallel, record, then move.
 
-Order per file: copy to a temp name + checksum -> fsync -> verify -> rename -> manifest
-record (fsync'd per batch, with the directories) -> only then remove a movie's source.
+Order per file: copy to a temp name + checksum -> fsync (movies, large files) and check
+-> rename into place; for small files one filesystem sync per group, then the check from
+storage -> manifest record (fsync'd per group) -> only then remove a movie's source. A
+file in the destination counts only once recorded. Copiers never wait for this
+bookkeeping: while the task thread records one group, the next files are being copied.
 Killed anywhere, :meth:`SessionTransfer.open` puts things right on the next start.
 """
 
@@ -10,23 +13,31 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Union
 
+from .checksum import file_digest
 from .copier import (
     TEMP_PREFIX,
     Copied,
     DestinationError,
     SourceGone,
+    SourceProblem,
+    buffer,
+    check_stored,
     copy_verified,
+    discard,
     fsync_dir,
     sync_filesystem,
 )
-from .manifest import MANIFEST_DIR, Entry, Manifest
+from .manifest import Entry, Manifest
+from .pool import Cancelled, CopyPool
 from .settings import TransferSettings
 from .settle import SettleTracker
+from .stats import SessionStats
+from .walk import VANISHED, SourceDirs, unlink_if_same, walk, walk_dirs_bottom_up
 
 Logger = Union["logging.LoggerAdapter[logging.Logger]", logging.Logger]
 
@@ -43,7 +54,11 @@ class StepResult:
     new_files: int = 0
     new_movies: int = 0
     pending: int = 0          # files seen but not settled yet
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)           # destination trouble
+    source_problems: list[str] = field(default_factory=list)  # retried on a later scan
+
+
+Group = list[tuple[Candidate, Copied]]
 
 
 class SessionTransfer:
@@ -53,7 +68,9 @@ class SessionTransfer:
         self.settings, self.clock, self.logger = settings, clock, logger
         self.settle = SettleTracker(settings.quiet_seconds)
         self.manifest = Manifest(dest)
-        self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="transfer")
+        self.stats = SessionStats()
+        self.pool = CopyPool(settings.workers)
+        self.problems: list[str] = []   # unreadable parts of the frames tree, last scan
         self.last_activity = clock()
         self.first_activity: float | None = None
 
@@ -72,6 +89,9 @@ class SessionTransfer:
             raise
         except OSError as exc:
             raise DestinationError(exc.errno, f"destination {self.dest}: {exc.strerror}") from exc
+        self.stats = SessionStats()
+        for entry in self.manifest.entries.values():
+            self.stats.add(entry.path, entry.size, entry.mtime, entry.movie)
         times = [e.at for e in self.manifest.entries.values()]
         if times:  # the stop rules survive restarts: they count from recorded times
             self.first_activity = min(times)
@@ -84,52 +104,82 @@ class SessionTransfer:
                     os.unlink(os.path.join(folder, name))
 
     def _finish_moves(self) -> None:
-        """Movies verified before a crash whose source is still there: remove it now."""
-        for entry in list(self.manifest.entries.values()):
-            if entry.movie and not entry.moved:
-                self._remove_source(entry)
+        """Movies verified before a crash whose source is still there: remove it now,
+        once the copy still has the recorded checksum (any recorded algorithm)."""
+        dirs = SourceDirs(self.frames)
+        moved: list[str] = []
+        try:
+            for entry in list(self.manifest.entries.values()):
+                if not entry.movie or entry.moved:
+                    continue
+                if not self._copy_intact(entry):
+                    del self.manifest.entries[entry.path]  # transferred again
+                    continue
+                if self._remove_source(entry, dirs, None):
+                    moved.append(entry.path)
+        finally:
+            dirs.close()
+        self.manifest.mark_all_moved(moved)
         self.manifest.sync()
 
-    def _remove_source(self, entry: Entry) -> None:
-        src = self.frames / entry.path
+    def _copy_intact(self, entry: Entry) -> bool:
         try:
-            st = os.stat(src)
-        except FileNotFoundError:
-            self.manifest.mark_moved(entry.path)
-            return
-        dst = self.dest / entry.path
-        unchanged = (st.st_size, st.st_mtime_ns) == (entry.size, entry.mtime_ns)
-        if unchanged and dst.is_file() and dst.stat().st_size == entry.size:
-            os.unlink(src)
-            self.manifest.mark_moved(entry.path)
-        else:  # changed since, or the copy is gone: transfer it again
-            del self.manifest.entries[entry.path]
+            fd = os.open(self.dest / entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            digest, size = file_digest(fd, entry.algorithm,
+                                       buffer(self.settings.chunk_kib * 1024))
+        except ValueError:  # an algorithm this version does not know
+            return False
+        finally:
+            os.close(fd)
+        return (digest, size) == (entry.digest, entry.size)
+
+    def _remove_source(self, entry: Entry, dirs: SourceDirs,
+                       inode: tuple[int, int] | None) -> bool:
+        """True when the source is gone now (removed, or already gone)."""
+        try:
+            dir_fd, name = dirs.locate(entry.path)
+            if unlink_if_same(dir_fd, name, entry.size, entry.mtime_ns, inode):
+                return True
+            self.logger.warning("%s changed since it was copied: left in place", entry.path)
+            return False
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return True
+            self.logger.warning("%s not removed from the frames folder: %s", entry.path,
+                                exc.strerror)
+            return False
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown()
         self.manifest.close()
 
     # -- one pass -------------------------------------------------------------------------
     def scan(self) -> tuple[list[Candidate], int]:
         """Settled files not transferred yet, and how many are still settling."""
         now = self.clock()
+        found = walk(self.frames)
+        self.problems = found.problems
         present: list[str] = []
         ready: list[Candidate] = []
-        for rel, st in _walk_files(self.frames):
-            done = self.manifest.entries.get(rel)
+        entries = self.manifest.entries
+        for rel, st in found.files:
+            done = entries.get(rel)
             if done is not None and (done.size, done.mtime_ns) == (st.st_size, st.st_mtime_ns):
                 continue
             present.append(rel)
             if self.settle.observe(rel, st.st_size, st.st_mtime_ns, now):
                 ready.append(Candidate(rel, st.st_size, st.st_mtime_ns))
         self.settle.keep_only(present)
-        if present:
+        if present or found.problems:
             self.last_activity = now
         return ready, len(present) - len(ready)
 
     def transfer(self, ready: list[Candidate], on_batch: Callable[[int, int], None],
                  stopping: Callable[[], bool] = lambda: False) -> StepResult:
-        """Copy ``ready`` files in batches; ``on_batch(new_files, new_movies)`` after each.
+        """Copy ``ready`` files; ``on_batch(new_files, new_movies)`` after each group.
 
         ``stopping`` is polled between files: copies not started yet are dropped, the
         ones under way finish and are recorded, so a shutdown waits for little.
@@ -137,115 +187,155 @@ class SessionTransfer:
         result = StepResult()
         if not self.manifest.is_open_here():
             self.open()
-        for start in range(0, len(ready), self.settings.batch):
-            if stopping():
-                break
-            files, movies = self._batch(ready[start:start + self.settings.batch], result,
-                                        stopping)
-            result.new_files += files
-            result.new_movies += movies
-            if files:
-                on_batch(files, movies)
-            if result.errors:
-                break  # the destination is in trouble: back off, keep the rest for later
+        dirs = SourceDirs(self.frames)
+        made: set[str] = set()
+        # queued ahead of the copiers: they keep copying while a group is recorded
+        window = 2 * self.settings.batch + self.settings.workers
+        todo = iter(ready)
+        inflight, more = 0, True
+        group: Group = []
+        try:
+            while True:
+                while more and inflight < window:
+                    cand = next(todo, None) if not (stopping() or result.errors) else None
+                    if cand is None:
+                        more = False
+                    elif self._submit(cand, dirs, made, result):
+                        inflight += 1
+                if inflight == 0:
+                    break
+                if stopping():
+                    self.pool.cancel_queued()
+                cand, copied, error = self.pool.next_outcome()
+                inflight -= 1
+                dirs.release(cand.rel)
+                self.settle.forget(cand.rel)
+                if error is None:
+                    group.append((cand, copied))
+                else:
+                    self._note_failure(cand, error, result)
+                if group and (len(group) >= self.settings.batch or inflight == 0):
+                    self._commit(group, dirs, result, on_batch)
+                    group = []
+        finally:
+            self.pool.cancel_queued(False)
+            for _cand, copied in group:  # only left by an exception: not trusted
+                discard(copied.path)
+            dirs.close()
         return result
 
-    def _batch(self, batch: list[Candidate], result: StepResult,
-               stopping: Callable[[], bool]) -> tuple[int, int]:
-        chunk = self.settings.chunk_kib * 1024
-        folders: set[Path] = set()
-        jobs: list[tuple[Candidate, Future[Copied]]] = []
-        for cand in batch:
-            target = self.dest / cand.rel
-            if target.parent not in folders:
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    result.errors.append(f"cannot create {target.parent}: {exc.strerror}")
-                    break
-                folders.add(target.parent)
-            durable = self.settings.is_movie(cand.rel) or \
-                cand.size >= self.settings.durable_min_bytes
-            jobs.append((cand, self.pool.submit(
-                copy_verified, self.frames / cand.rel, target, chunk=chunk,
-                verify=self.settings.verify, durable=durable,
-                delay=self.settings.test_chunk_delay)))
-        verified: list[Entry] = []
-        for cand, future in jobs:
-            self.settle.forget(cand.rel)
-            if stopping() and future.cancel():
-                continue
+    def _submit(self, cand: Candidate, dirs: SourceDirs, made: set[str],
+                result: StepResult) -> bool:
+        target = f"{self.dest}/{cand.rel}"   # strings: pathlib cost ~0.1 ms a file here
+        parent = target.rpartition("/")[0]
+        if parent not in made:
             try:
-                done = future.result()
-            except SourceGone as exc:
-                self.logger.info("not copied now: %s", exc)
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                result.errors.append(f"cannot create {parent}: {exc.strerror}")
+                return False
+            made.add(parent)
+        try:
+            dir_fd, name = dirs.locate(cand.rel)
+        except OSError as exc:  # a folder vanished, or was swapped for a link, since the scan
+            self.settle.forget(cand.rel)
+            if exc.errno == errno.ENOENT:
+                return False
+            why = "is a symlink now" if exc.errno in VANISHED else exc.strerror
+            result.source_problems.append(f"{self.frames / cand.rel}: a folder on its way {why}")
+            return False
+        durable = self.settings.is_movie(cand.rel) or \
+            cand.size >= self.settings.durable_min_bytes
+        dirs.hold(cand.rel)
+        self.pool.submit(cand, partial(
+            copy_verified, dir_fd, name, cand.rel, target,
+            chunk=self.settings.chunk_kib * 1024, verify=self.settings.verify,
+            durable=durable, algorithm=self.settings.checksum))
+        return True
+
+    def _note_failure(self, cand: Candidate, error: BaseException, result: StepResult) -> None:
+        if isinstance(error, (SourceGone, Cancelled)):
+            self.logger.debug("not copied now: %s", error)
+        elif isinstance(error, SourceProblem):
+            self.logger.warning("not copied now, tried again later: %s", error)
+            result.source_problems.append(f"{self.frames}/{error}")
+        elif isinstance(error, DestinationError):
+            result.errors.append(str(error))
+        else:  # a bug in a copier: say it, back off, try again (never lose the source)
+            self.logger.error("copying %s failed: %r", cand.rel, error)
+            result.errors.append(f"copying {cand.rel}: {error!r}")
+
+    def _commit(self, group: Group, dirs: SourceDirs, result: StepResult,
+                on_batch: Callable[[int, int], None]) -> None:
+        """Sync, check, record a group of copies; then remove the movies' sources."""
+        synced = any(not copied.verified for _c, copied in group)
+        try:
+            if synced:  # small files' data and every rename so far, before reading back
+                sync_filesystem(self.dest)
+        except OSError as exc:
+            for _cand, copied in group:
+                discard(copied.path)
+            result.errors.append(f"syncing {self.dest}: {exc.strerror or exc}")
+            return
+        verified: list[tuple[Entry, Copied]] = []
+        at = self.clock()
+        folders: set[str] = set()
+        unchecked = [copied for _cand, copied in group if not copied.verified]
+        checks = dict(zip((id(c) for c in unchecked), check_stored(
+            [(c.path, c.size, c.digest) for c in unchecked], self.settings.checksum,
+            self.settings.chunk_kib * 1024)))
+        for cand, copied in group:
+            problem = checks.get(id(copied))
+            if problem is not None:
+                discard(copied.path)
+                result.errors.append(str(problem))
                 continue
-            except DestinationError as exc:
-                result.errors.append(str(exc))
-                continue
-            verified.append(Entry(cand.rel, done.size, done.mtime_ns, done.sha256,
-                                  self.settings.is_movie(cand.rel), self.clock()))
+            folders.add(copied.path.rpartition("/")[0])
+            verified.append((Entry(cand.rel, copied.size, copied.mtime_ns, copied.digest,
+                                   self.settings.is_movie(cand.rel), at,
+                                   algorithm=self.settings.checksum), copied))
         if not verified:
-            return 0, 0
-        recorded: list[Entry] = []
-        try:  # data and renames on disk before a record; records before any source removal
-            sync_filesystem(self.dest)
-            for folder in folders:
+            return
+        entries = [entry for entry, _copied in verified]
+        try:  # renames on disk before a record; records before any source removal
+            for folder in folders if not synced else ():  # syncfs covered the renames
                 fsync_dir(folder)
-            for entry in verified:
-                self.manifest.add(entry)
-                recorded.append(entry)
-            self.manifest.sync()
-            for entry in recorded:
-                if entry.movie:
-                    self._remove_source(entry)
+            self.manifest.add_all(entries)
             self.manifest.sync()
         except OSError as exc:  # unrecorded copies are not trusted: copied again later
             result.errors.append(f"recording the batch in {self.manifest.path}: {exc}")
             self.manifest.close()  # reopened (and re-read) on the next pass
-        self.last_activity = self.clock()
+            return
+        moved = [entry.path for entry, copied in verified
+                 if entry.movie and self._remove_source(entry, dirs, copied.inode)]
+        try:
+            self.manifest.mark_all_moved(moved)
+            self.manifest.sync()
+        except OSError as exc:  # the sources are gone, the copies recorded: nothing lost
+            self.logger.warning("recording moves in %s: %s", self.manifest.path, exc)
+        for entry in entries:
+            self.stats.add(entry.path, entry.size, entry.mtime, entry.movie)
+        self.last_activity = at
         if self.first_activity is None:
             self.first_activity = self.last_activity
-        return len(recorded), sum(1 for e in recorded if e.movie)
+        movies = sum(1 for e in entries if e.movie)
+        result.new_files += len(entries)
+        result.new_movies += movies
+        on_batch(len(entries), movies)
 
     # -- the end --------------------------------------------------------------------------
     def remove_empty_folders(self) -> int:
-        """Remove empty folders in the frames tree (bottom-up); never a file."""
+        """Remove empty folders in the frames tree (bottom-up); never a file or a link."""
         removed = 0
-        for folder, _dirs, _names in os.walk(self.frames, topdown=False):
+        for parent_fd, name in walk_dirs_bottom_up(self.frames):
             try:
-                os.rmdir(folder)
+                os.rmdir(name, dir_fd=parent_fd)
                 removed += 1
             except OSError:
                 pass
-        return removed
-
-    def dest_files(self) -> list[Entry]:
-        return [e for e in self.manifest.entries.values() if e.path != MANIFEST_DIR]
-
-
-def _walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative path, lstat) of the regular files under ``root``, hidden ones left out.
-
-    Symlinks are not followed (a link could point outside the roots); entries that vanish
-    between listing and stat (EPU's temporary files) are skipped.
-    """
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
         try:
-            with os.scandir(root / rel_dir) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
+            os.rmdir(self.frames)
+            removed += 1
         except OSError:
-            continue  # missing (not created yet) or vanished
-        for entry in listed:
-            if entry.name.startswith("."):
-                continue
-            rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
-                elif entry.is_file(follow_symlinks=False):
-                    yield rel, entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
+            pass
+        return removed

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 from typing import Any
 
 from emhub_worker_core import TaskHandler
 
-from .copier import TEMP_PREFIX, DestinationError
+from .copier import DestinationError
 from .engine import SessionTransfer
-from .manifest import MANIFEST_DIR
 from .paths import PathRefused, confine
-from .session import SessionTarget, resolve_target
+from .session import SessionTarget, parse_seconds, parse_session_id, resolve_target
 from .settings import TransferSettings
-from .stats import raw_info
+from .stats import SessionStats
+from .walk import walk
 
 
 def _now_text() -> str:
     return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _problem_text(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more
 
 
 class TransferHandler(TaskHandler):
@@ -27,16 +31,20 @@ class TransferHandler(TaskHandler):
 
     def setup(self) -> None:
         self.settings = TransferSettings.from_config(self.config)
-        self.interval = float(self.args.get("sleep", 0) or 0)
         self.engine: SessionTransfer | None = None
         self.target: SessionTarget | None = None
         self.retry = 0.0
+        self._reported: list[str] = []   # source problems last sent, not repeated each scan
         try:
+            sleep = parse_seconds(self.args, "sleep", 0.0)
             self.target = resolve_target(self.args, self.settings, self.emhub)
         except (PathRefused, ValueError) as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
             return
+        # `sleep` delays the first scan (the core calls process() at once)
+        self._not_before = self.context.clock() + sleep if sleep else None
+        self.interval = sleep
         paths = self.target.paths
         self.logger.info("transfer %s -> %s", paths.frames, paths.raw)
         self.engine = SessionTransfer(paths.frames, paths.raw, self.target.raw_root,
@@ -50,6 +58,12 @@ class TransferHandler(TaskHandler):
 
     def process(self) -> None:
         assert self.engine is not None and self.target is not None
+        if self._not_before is not None:
+            early = self._not_before - self.context.clock()
+            if early > 0:
+                self.interval = early
+                return
+            self._not_before = None
         try:
             if not self._opened:
                 self.engine.open()
@@ -60,6 +74,7 @@ class TransferHandler(TaskHandler):
         except DestinationError as exc:
             self._back_off(str(exc))
             return
+        self._report_source_problems(self.engine.problems + step.source_problems)
         if step.errors:
             self._back_off("; ".join(step.errors[:3]))
             return
@@ -71,7 +86,7 @@ class TransferHandler(TaskHandler):
             self.interval = min(self.settings.period, self.settings.quiet_seconds)
         else:
             self.interval = self.settings.period
-        if self._session_over(pending):
+        if self._session_over(pending, bool(step.source_problems)):
             self._finish()
 
     def _back_off(self, message: str) -> None:
@@ -82,18 +97,30 @@ class TransferHandler(TaskHandler):
         self.logger.warning("destination problem, retry in %.0f s: %s", self.retry, message)
         self.update({"error": f"destination problem: {message}", "retry_in": int(self.retry)})
 
-    def _session_over(self, pending: int) -> bool:
-        """Idle long enough with nothing settling, or past the hard cap whatever arrives."""
+    def _report_source_problems(self, problems: list[str]) -> None:
+        """Unreadable, truncated or swapped sources: an error event when the set changes
+        (each scan retries them; the log has every try)."""
+        for problem in problems:
+            self.logger.warning("source problem: %s", problem)
+        if problems and sorted(problems) != self._reported:
+            self.update({"error": f"source problem, retried: {_problem_text(problems)}",
+                         "source_problems": len(problems)})
+        self._reported = sorted(problems)
+
+    def _session_over(self, pending: int, source_trouble: bool) -> bool:
+        """Idle long enough with nothing settling and nothing unreadable, or past the
+        hard cap whatever arrives."""
         assert self.engine is not None
         now = self.context.clock()
-        if not pending and now - self.engine.last_activity >= self.settings.stop_after_idle:
+        quiet = not pending and not self.engine.problems and not source_trouble
+        if quiet and now - self.engine.last_activity >= self.settings.stop_after_idle:
             return True
         first = self.engine.first_activity
         return first is not None and now - first >= self.settings.stop_after
 
     def _raw(self) -> dict[str, Any]:
         assert self.engine is not None and self.target is not None
-        raw = {**self.target.raw_extra, **raw_info(self.engine.dest_files())}
+        raw = {**self.target.raw_extra, **self.engine.stats.as_raw()}
         raw.update(frames=str(self.target.paths.frames) + "/",
                    path=str(self.target.paths.raw) + "/")
         return raw
@@ -117,64 +144,66 @@ class TransferHandler(TaskHandler):
         raw = self._publish()
         removed = self.engine.remove_empty_folders()
         final = {k: v for k, v in raw.items() if k not in ("files",) and v is not None}
+        if self._reported:  # the hard cap ended it with parts we could never read
+            final["error"] = f"left unread at the source: {_problem_text(self._reported)}"
         self.done(**final, total_files=raw["files_total"], total_movies=raw["movies"],
                   removed_folders=removed)
 
 
 class MonitorHandler(TaskHandler):
-    """Keeps ``extra.raw`` current for a raw folder filled by something else."""
+    """Keeps ``extra.raw`` current for a raw folder filled by something else.
+
+    With a ``session_id`` it updates that session; with only ``raw`` (run without EMhub)
+    it reports the same figures as events.
+    """
 
     def setup(self) -> None:
         self.settings = TransferSettings.from_config(self.config)
-        self.interval = float(self.args.get("sleep", 60))
-        self.repeat = int(self.args.get("repeat", 1))
-        self.session_id = int(self.args["session_id"])
-        session = self.emhub.get_session(self.session_id)
-        self.raw_extra = dict((session.get("extra") or {}).get("raw") or {})
-        root = self.settings.raw_root or \
-            (self.emhub.request_config("sessions").get("raw") or {}).get("root", "")
-        path = self.args.get("raw") or self.raw_extra.get("path")
+        self.path: Path | None = None
+        self.session_id: int | None = None
+        self.raw_extra: dict[str, Any] = {}
         try:
+            self.interval = parse_seconds(self.args, "sleep", 60.0)
+            self.repeat = _parse_repeat(self.args.get("repeat", 1))
+            self.session_id = parse_session_id(self.args.get("session_id"))
+            if self.session_id is None and not self.args.get("raw"):
+                raise PathRefused("monitor needs session_id (or raw, the folder to report)")
+            if self.session_id is not None:
+                session = self.emhub.get_session(self.session_id)
+                self.raw_extra = dict((session.get("extra") or {}).get("raw") or {})
+            root = self.settings.raw_root or \
+                (self.emhub.request_config("sessions").get("raw") or {}).get("root", "")
+            path = self.args.get("raw") or self.raw_extra.get("path")
             if not path or not root:
                 raise PathRefused("no raw path (extra.raw.path) or raw root configured")
-            self.path: Path | None = confine(str(path), Path(root), "raw folder")
+            self.path = confine(str(path), Path(root), "raw folder")
         except PathRefused as exc:
-            self.path = None
+            self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
 
     def process(self) -> None:
         assert self.path is not None
-        files = list(_scan_files(self.path, self.settings))
-        raw = {**self.raw_extra, **raw_info(files), "path": str(self.path) + "/"}
-        self.emhub.update_session_extra(self.session_id, {"raw": raw, "updated": _now_text()})
+        found = walk(self.path)
+        stats = SessionStats()
+        for rel, st in found.files:
+            stats.add(rel, st.st_size, st.st_mtime, self.settings.is_movie(rel))
+        raw = {**self.raw_extra, **stats.as_raw(), "path": str(self.path) + "/"}
+        if self.session_id is not None:
+            self.emhub.update_session_extra(self.session_id,
+                                            {"raw": raw, "updated": _now_text()})
         info = {k: v for k, v in raw.items() if k != "files"}
+        if found.problems:
+            self.logger.warning("unreadable: %s", "; ".join(found.problems))
+            info["error"] = f"unreadable, not counted: {_problem_text(found.problems)}"
         if self.repeat and self.count >= self.repeat:
             self.done(**info)
         else:
             self.update(info)
 
 
-class _FileFact:
-    def __init__(self, path: str, size: int, mtime: float, movie: bool) -> None:
-        self.path, self.size, self.movie, self._mtime = path, size, movie, mtime
-
-    @property
-    def mtime(self) -> float:
-        return self._mtime
-
-
-def _scan_files(root: Path, settings: TransferSettings) -> list[_FileFact]:
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d != MANIFEST_DIR]
-        for name in names:
-            if name.startswith(TEMP_PREFIX):
-                continue
-            path = os.path.join(folder, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            rel = os.path.relpath(path, root)
-            found.append(_FileFact(rel, st.st_size, st.st_mtime, settings.is_movie(rel)))
-    return found
+def _parse_repeat(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise PathRefused(f"repeat must be a whole number >= 0, not {value!r}")

@@ -15,9 +15,9 @@ ABOUT = {
     "layout": "the destination folder of a session, from {group}, {microscope}, ...",
     "quiet_seconds": "a file is settled after this long unchanged (default 60)",
     "workers": "copies running at once (default 4)",
-    "batch": "files per batch; EMhub is updated after each (default 32)",
-    "chunk_kib": "copy chunk size in KiB (default 8192)",
-    "verify": "reread, storage or size: how a copy is checked before the source goes",
+    "batch": "files per group: one sync, one manifest record, one EMhub update (default 128)",
+    "chunk_kib": "copy buffer per copier in KiB (default 1024)",
+    "verify": "storage (default), reread or size: how a copy is checked before the source goes",
     "durable_min_bytes": "smaller files share one filesystem sync per batch",
     "period": "seconds between scans when idle (default 60)",
     "stop_after_idle": "no new file for this long: the session is over (default 3 days)",
@@ -25,7 +25,7 @@ ABOUT = {
     "retry_seconds": "first wait after a destination error; doubles (default 30)",
     "retry_max_seconds": "longest wait between destination retries (default 900)",
     "movie_suffixes": "file name endings that count as movies",
-    "test_chunk_delay": "tests only: sleep per chunk to widen a crash window",
+    "checksum": "blake3 (default) or sha256: the digest recorded and verified per file",
 }
 
 

@@ -32,10 +32,35 @@ def _roots(settings: TransferSettings, sconfig: Mapping[str, Any]) -> tuple[Path
     return Path(frames_root), Path(raw_root)
 
 
+def parse_session_id(value: Any) -> int | None:
+    """An EMhub session id from task args: an int (not a bool) or a string of digits, > 0.
+
+    ``int()`` would turn ``201.7`` into 201 and ``true`` into 1: another session.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+        return int(value)
+    raise PathRefused(f"session_id must be a positive whole number, not {value!r}")
+
+
+def parse_seconds(args: Mapping[str, Any], key: str, default: float) -> float:
+    """A non-negative number of seconds from task args (a bool or text is refused)."""
+    value = args.get(key, default)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or value == float("inf"):
+        raise PathRefused(f"{key} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
 def resolve_target(args: Mapping[str, Any], settings: TransferSettings,
                    emhub: EMhubServices) -> SessionTarget:
     """Session, users, sessions config and resource -> confined source and destination."""
-    session_id = int(args["session_id"]) if args.get("session_id") not in (None, "") else None
+    session_id = parse_session_id(args.get("session_id"))
     explicit = bool(args.get("frames")) and bool(args.get("raw"))
     if session_id is None and not explicit:
         raise PathRefused("session_id is required (or both frames and raw)")

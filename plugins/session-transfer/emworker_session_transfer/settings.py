@@ -7,6 +7,9 @@ from typing import Any, Mapping
 
 from emhub_worker_core import ConfigError
 
+from .checksum import ALGORITHMS
+from .checksum import DEFAULT as DEFAULT_CHECKSUM
+
 DEFAULT_LAYOUT = "{group}/{microscope}/{year}/raw/EPU/{user}/{date}_{microscope}_{short_name}"
 # One predicate for "movie" (moved, counted); the original had two that disagreed.
 DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
@@ -20,11 +23,13 @@ class TransferSettings:
     layout: str = DEFAULT_LAYOUT
     quiet_seconds: float = 60.0      # a file is settled after this long unchanged
     workers: int = 4                 # copies running at once
-    batch: int = 32                  # files per batch; EMhub is updated after each
-    chunk_kib: int = 8192
-    # "reread": hash the written file again (through the page cache); "storage": drop the
-    # cached pages first so the hash is of what storage returns; "size": size only.
-    verify: str = "reread"
+    batch: int = 128                 # files per group: one sync, one record, one update
+    chunk_kib: int = 1024            # copy buffer per copier (stays in the CPU caches)
+    # "storage": the written file is synced, its cached pages dropped and read back, so the
+    # hash is of what storage returns; "reread": read back through the page cache (catches
+    # bad copy code, not the disk); "size": size only (the checksum is still recorded).
+    verify: str = "storage"
+    checksum: str = DEFAULT_CHECKSUM  # "blake3" or "sha256"; recorded by name per file
     durable_min_bytes: int = 1 << 20  # smaller files: one filesystem sync per batch
     period: float = 60.0             # seconds between scans when idle
     stop_after_idle: float = 3 * DAY  # no new file for this long: the session is over
@@ -32,7 +37,6 @@ class TransferSettings:
     retry_seconds: float = 30.0      # first wait after a destination error (doubles)
     retry_max_seconds: float = 900.0
     movie_suffixes: tuple[str, ...] = DEFAULT_MOVIE_SUFFIXES
-    test_chunk_delay: float = 0.0    # tests only: sleep per chunk to widen a crash window
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TransferSettings:
@@ -56,6 +60,9 @@ class TransferSettings:
         settings = cls(**values)
         if settings.verify not in ("reread", "storage", "size"):
             raise ConfigError("[plugins.session-transfer] verify: 'reread', 'storage' or 'size'")
+        if settings.checksum not in ALGORITHMS:
+            raise ConfigError("[plugins.session-transfer] checksum: "
+                              + " or ".join(repr(a) for a in sorted(ALGORITHMS)))
         if settings.workers < 1 or settings.batch < 1 or settings.chunk_kib < 4:
             raise ConfigError("[plugins.session-transfer]: workers/batch >= 1, chunk_kib >= 4")
         return settings

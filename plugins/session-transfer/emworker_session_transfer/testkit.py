@@ -1,14 +1,19 @@
 """Test kit of the session-transfer plugin: a synthetic EPU session, a clock, a fake EMhub.
 
-Used by the plugin's tests and by ``bench/transfer_bench.py``."""
+Used by the plugin's tests and by ``bench/transfer_bench.py``. Also a test entry point:
+``python -m emworker_session_transfer.testkit [--chunk-delay S] -- <emworker args>`` runs
+``emworker`` with a pause after every copied chunk (the crash test's wide window), which
+production settings know nothing about."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 SHORT = "S00301_grid1"
 SESSION_NAME = f"20240301Krios01:{SHORT}"
@@ -28,6 +33,39 @@ class FakeClock:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digest_of(path: Path, algorithm: str) -> str:
+    """The checksum of ``path`` by the manifest's algorithm name (``blake3``/``sha256``)."""
+    from .checksum import new_hasher
+
+    hasher = new_hasher(algorithm)
+    hasher.update(path.read_bytes())
+    return hasher.hexdigest()
+
+
+def recorded_digest(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(algorithm, digest) of a manifest ``copied`` record, old (sha256) or new format."""
+    if "sha256" in record:
+        return "sha256", str(record["sha256"])
+    return str(record["algorithm"]), str(record["digest"])
+
+
+def matches_record(path: Path, record: Mapping[str, Any]) -> bool:
+    algorithm, digest = recorded_digest(record)
+    return digest_of(path, algorithm) == digest
+
+
+def on_each_chunk(hook: Optional[Callable[[str], None]]) -> None:
+    """Call ``hook(relative path)`` after every chunk the copiers write (None: stop)."""
+    from . import copier
+
+    copier.after_chunk = hook
+
+
+def slow_copies(delay: float) -> None:
+    """Sleep ``delay`` seconds after every copied chunk: widens a crash window."""
+    on_each_chunk((lambda _rel: time.sleep(delay)) if delay else None)
 
 
 def write(path: Path, size: int, seed: int = 0) -> None:
@@ -92,3 +130,21 @@ def build_tree(tmp_path: Path) -> Tree:
 def fast_config(**more: Any) -> dict[str, Any]:
     return {"quiet_seconds": 10, "period": 5, "stop_after_idle": 100, "retry_seconds": 1,
             "workers": 2, **more}
+
+
+def main(argv: Sequence[str]) -> None:
+    """``[--chunk-delay S] -- <emworker args>``: emworker with slow copies (tests only)."""
+    args = list(argv)
+    if args[:1] == ["--chunk-delay"]:
+        slow_copies(float(args[1]))
+        args = args[2:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    from emhub_worker_core.cli import entry_point
+
+    sys.argv = ["emworker", *args]
+    entry_point()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

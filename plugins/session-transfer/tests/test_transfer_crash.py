@@ -13,7 +13,7 @@ from pathlib import Path
 
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.testkit import make_session, sha256
+from emworker_session_transfer.testkit import make_session, matches_record, sha256
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -29,13 +29,16 @@ def write_run_files(tmp: Path, frames: Path, dest: Path, delay: float) -> tuple[
         "[plugins.session-transfer]\n"
         f"frames_root = \"{frames.parent}\"\nraw_root = \"{dest.parent}\"\n"
         "quiet_seconds = 0\nperiod = 0.2\nstop_after_idle = 2\nworkers = 2\nbatch = 2\n"
-        f"chunk_kib = 256\ntest_chunk_delay = {delay}\n")
+        "chunk_kib = 256\n")
     return tasks, config
 
 
-def start_worker(tasks: Path, config: Path, events: Path) -> subprocess.Popen[bytes]:
+def start_worker(tasks: Path, config: Path, events: Path, delay: float = 0.0
+                 ) -> subprocess.Popen[bytes]:
+    """``emworker run --local`` through the test kit, which can slow every copied chunk."""
     with open(events.with_suffix(".log"), "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "emhub_worker_core", "--config",
+        return subprocess.Popen([sys.executable, "-m", "emworker_session_transfer.testkit",
+                                 "--chunk-delay", str(delay), "--", "--config",
                                  str(config), "run", "--local", str(tasks), "--events",
                                  str(events)], cwd=REPO, stdout=log, stderr=log)
 
@@ -54,11 +57,12 @@ def copied_records(dest: Path) -> list[dict]:  # type: ignore[type-arg]
 
 
 def assert_nothing_lost(frames: Path, dest: Path, files: dict[str, str]) -> None:
-    recorded = {r["path"]: r["sha256"] for r in copied_records(dest)}
+    recorded = {r["path"]: r for r in copied_records(dest)}
     for rel, digest in files.items():
         if not (frames / rel).exists():
-            assert recorded.get(rel) == digest, f"{rel} left the source unrecorded"
+            assert rel in recorded, f"{rel} left the source unrecorded"
             assert sha256(dest / rel) == digest, f"{rel} removed but its copy differs"
+            assert matches_record(dest / rel, recorded[rel]), f"{rel}: record differs"
         else:
             assert sha256(frames / rel) == digest, f"source {rel} was altered"
 
@@ -71,7 +75,7 @@ def test_sigkill_mid_transfer_then_restart(tmp_path: Path) -> None:
     tasks, slow = write_run_files(tmp_path, frames, dest, delay=0.02)
     _, fast = write_run_files(tmp_path, frames, dest, delay=0.0)
 
-    worker = start_worker(tasks, slow, tmp_path / "events-1.jsonl")
+    worker = start_worker(tasks, slow, tmp_path / "events-1.jsonl", delay=0.02)
     try:
         deadline = time.monotonic() + 120  # only so a broken worker cannot hang the suite
         while True:  # kill while a copy is half written, after some files were recorded

@@ -14,7 +14,14 @@ from emworker_session_transfer import copier
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.testkit import FakeClock, Tree, fast_config, session_services, sha256
+from emworker_session_transfer.testkit import (
+    FakeClock,
+    Tree,
+    fast_config,
+    matches_record,
+    session_services,
+    sha256,
+)
 
 from emhub_worker_core.testing import run_handler
 
@@ -56,10 +63,11 @@ def assert_sources_safe(tree: Tree) -> None:
         for line in manifest.read_text().splitlines():
             record = json.loads(line)
             if record["op"] == "copied":
-                recorded[record["path"]] = record["sha256"]
+                recorded[record["path"]] = record
     for rel, digest in tree.files.items():
         if not (tree.frames / rel).exists():
-            assert recorded.get(rel) == digest and sha256(tree.dest / rel) == digest, rel
+            assert rel in recorded and sha256(tree.dest / rel) == digest, rel
+            assert matches_record(tree.dest / rel, recorded[rel]), rel
     if tree.dest.exists():
         assert not list(tree.dest.rglob(f"{TEMP_PREFIX}*")), "temp file left behind"
 
@@ -136,11 +144,12 @@ def test_injected_write_error(tree: Tree, monkeypatch: pytest.MonkeyPatch, code:
 
 def test_corrupt_copy_is_not_trusted(tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
     state = {"corrupt": True}
-    real = copier._hash_file
+    real = copier.file_digest
 
-    def bad_hash(path: Path, chunk: int, from_storage: bool = False) -> str:
-        return "0" * 64 if state["corrupt"] else real(path, chunk, from_storage)
-    monkeypatch.setattr(copier, "_hash_file", bad_hash)
+    def bad_hash(fd: int, algorithm: str, buf: bytearray) -> tuple[str, int]:
+        digest, size = real(fd, algorithm, buf)
+        return ("0" * 64 if state["corrupt"] else digest), size
+    monkeypatch.setattr(copier, "file_digest", bad_hash)  # the read-back of every file
     result, backoffs = run_with_fault(tree, 1, lambda: state.update(corrupt=False))
     assert "checksum differs" in backoffs[0]
     assert_all_arrived(tree, result)

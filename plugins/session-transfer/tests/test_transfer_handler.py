@@ -9,7 +9,14 @@ from typing import Any
 from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.testkit import FakeClock, Tree, fast_config, session_services, sha256
+from emworker_session_transfer.testkit import (
+    FakeClock,
+    Tree,
+    fast_config,
+    matches_record,
+    session_services,
+    sha256,
+)
 
 from emhub_worker_core.testing import run_handler
 
@@ -97,7 +104,7 @@ def test_verified_movie_left_in_source_is_removed_on_resume(tree: Tree) -> None:
                                 if not (r["op"] == "moved" and r["path"] == movie["path"])))
     run(tree, FakeClock(), iterations=1)
     assert not (tree.frames / movie["path"]).exists()
-    assert sha256(tree.dest / movie["path"]) == movie["sha256"]
+    assert matches_record(tree.dest / movie["path"], movie)
 
 
 def test_unrecorded_file_in_destination_is_not_trusted(tree: Tree) -> None:
