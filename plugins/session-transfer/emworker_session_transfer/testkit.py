@@ -140,10 +140,13 @@ def main(argv: Sequence[str]) -> None:
         args = args[2:]
     if args[:1] == ["--"]:
         args = args[1:]
-    from emhub_worker_core.cli import entry_point
+    from importlib.metadata import entry_points
 
+    # the ``emworker`` command as installed (the core's CLI module is not plugin API)
+    (command,) = [ep for ep in entry_points().select(group="console_scripts")
+                  if ep.name == "emworker"]
     sys.argv = ["emworker", *args]
-    entry_point()
+    command.load()()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from emworker_session_transfer.testkit import (
     session_services,
 )
 
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core import ConfigError
 from emhub_worker_core.testing import run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}

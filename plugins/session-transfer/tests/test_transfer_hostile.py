@@ -335,7 +335,7 @@ def test_bad_sleep_is_refused(tree: Tree, bad: Any) -> None:
 
 
 def test_test_only_key_is_not_a_production_setting() -> None:
-    from emhub_worker_core.errors import ConfigError
+    from emhub_worker_core import ConfigError
 
     with pytest.raises(ConfigError, match="test_chunk_delay"):
         TransferSettings.from_config({"test_chunk_delay": 0.1})
