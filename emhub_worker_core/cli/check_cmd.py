@@ -14,7 +14,6 @@ import os
 import socket
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from rich.console import Console
@@ -24,7 +23,7 @@ from ..config import Config, load_config
 from ..errors import AuthenticationError, ConfigError, EmworkerError
 from ..logs import setup_logging
 from ..plugins import STATUS_DISABLED, STATUS_OK, load_plugins
-from ..state import default_state_dir
+from ..state import worker_state_dir
 
 SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
 
@@ -81,8 +80,7 @@ def check_plugins(config: Config) -> list[Check]:
 
 
 def check_state_dir(config: Config) -> Check:
-    configured = config.get("worker", "state_dir")
-    directory = Path(configured) if configured else default_state_dir()
+    directory = worker_state_dir(config)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".check-"):

@@ -7,9 +7,7 @@ import contextlib
 import logging
 import os
 import platform
-import socket
 import sys
-from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__, exitcodes
@@ -23,7 +21,7 @@ from ..routing import Router
 from ..service import ServiceMonitor
 from ..sources.base import TaskSource
 from ..sources.local import LocalTaskSource
-from ..state import default_state_dir
+from ..state import worker_name, worker_state_dir
 from .common import plugins_from, prepare
 
 log = logging.getLogger("emworker")
@@ -67,7 +65,7 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
     from ..emhub import open_source as open_emhub
-    name = config.get("worker", "name") or socket.gethostname()
+    name = worker_name(config)
     source: TaskSource = open_emhub(emhub, name, os.environ)
     return source
 
@@ -87,10 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
         if not args.local:  # a local run must not overwrite the service's state file
-            state_dir = config.get("worker", "state_dir")
-            host.tickers.append(ServiceMonitor(
-                Path(state_dir) if state_dir else default_state_dir(),
-                config.get("worker", "name") or socket.gethostname()))
+            host.tickers.append(ServiceMonitor(worker_state_dir(config), worker_name(config)))
         host.install_signal_handlers()
         code = host.run(source, worker_specs(plugins, router))
     if code != exitcodes.OK:

@@ -10,13 +10,12 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..state import STATE_FILE, age, default_state_dir, pid_alive, read_state
+from ..state import STATE_FILE, age, pid_alive, read_state, worker_state_dir
 from .common import prepare
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -45,8 +44,7 @@ def judge(state: dict[str, Any] | None, stale_after: float) -> tuple[int, str]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = prepare(args)
-    configured = config.get("worker", "state_dir")
-    directory = Path(configured) if configured else default_state_dir()
+    directory = worker_state_dir(config)
     state = read_state(directory)
     code, verdict = judge(state, args.stale_after)
     if args.json:
