@@ -34,6 +34,13 @@ def judge(state: dict[str, Any] | None, stale_after: float) -> tuple[int, str]:
         return UNKNOWN, "no state file: is the worker running with this configuration?"
     if not pid_alive(state.get("pid")):
         return CRITICAL, f"not running (pid {state.get('pid')} is gone)"
+    connection = state.get("connection") or {}
+    failing = connection.get("state") == "failing"
+    if not state.get("ready") and failing:  # EMhub down since start-up: say so
+        since = age(connection.get("since"))
+        return WARNING, (f"running, connecting to EMhub for {since or 0:.0f} s "
+                         f"({connection.get('attempts')} failed call(s)); last error: "
+                         f"{connection.get('last_error')}")
     # A long poll returns only every ~60 s: until the first one does, connecting counts.
     poll_age = age(state.get("last_poll") or state.get("ready"))
     if state.get("ready") and (poll_age is None or poll_age > stale_after):
