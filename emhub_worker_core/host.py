@@ -34,9 +34,12 @@ from .task import Task
 
 log = logging.getLogger("emworker.host")
 
-#: The main loop wakes at least this often (tickers: watchdog, state heartbeat), and at
-#: once when something changed.
-TICK_EVERY = 1.0
+#: The main loop wakes at once when something changed, else at the shortest
+#: ``tick_every`` a ticker asks for (watchdog, state heartbeat), and at least this often.
+TICK_EVERY = 10.0
+#: ... and every second while connecting or while the source fails, so the state file
+#: and STATUS= follow an outage (attempts, last error) as it happens.
+TICK_TROUBLE = 1.0
 
 __all__ = ["EventObserver", "Host", "RunningTask"]
 
@@ -66,7 +69,8 @@ class Host:
         self._source: Optional[TaskSource] = None
         self._intake: Optional[Intake] = None
         #: called from the main loop at start, on every change and at least every
-        #: TICK_EVERY seconds (state file, systemd); never under a lock
+        #: TICK_EVERY seconds, or a ticker's ``tick_every`` if shorter (state file,
+        #: systemd); never under a lock
         self.tickers: list[Callable[[Host], None]] = []
         self.started = time.time()
         self.source_name = ""
@@ -116,13 +120,20 @@ class Host:
             "source": self.source_name, "last_poll": self.last_poll,
             "stopping": self.stopping, "tasks": tasks, "waiting": waiting,
             "failed_tasks": self.failed_tasks}
-        connection = getattr(self._source, "connection", None)
-        if callable(connection):
-            try:
-                state["connection"] = connection()
-            except Exception as exc:  # the state file must not depend on it
-                state["connection"] = {"state": "unknown", "last_error": str(exc)}
+        connection = self._connection()
+        if connection:
+            state["connection"] = connection
         return state
+
+    def _connection(self) -> dict[str, Any]:
+        """The source's view of its link (EMhub: connected, or failing since...), if any."""
+        connection = getattr(self._source, "connection", None)
+        if not callable(connection):
+            return {}
+        try:
+            return dict(connection())
+        except Exception as exc:  # the state file must not depend on it
+            return {"state": "unknown", "last_error": str(exc)}
 
     # -- stopping ----------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -139,7 +150,10 @@ class Host:
     def install_signal_handlers(self) -> None:
         def handle(signum: int, frame: FrameType | None) -> None:
             log.info("received %s", signal.Signals(signum).name)
-            self.request_stop()
+            # From another thread: the handler runs in the main thread, which may be just
+            # about to wait, so a notify made here could miss it; a thread's waits for
+            # the lock until the main thread waits for real.
+            threading.Thread(target=self.request_stop, name="emworker-stop").start()
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
@@ -182,9 +196,12 @@ class Host:
             self._wake.notify_all()
 
     def _sleep(self) -> None:
+        every = min([TICK_EVERY, *(getattr(t, "tick_every", TICK_EVERY) for t in self.tickers)])
+        if self.ready_at is None or self._connection().get("state") == "failing":
+            every = min(every, TICK_TROUBLE)
         with self._wake:
             if not self._dirty and not self._warm_stop.is_set():
-                self._wake.wait(TICK_EVERY)
+                self._wake.wait(every)
             self._dirty = False
 
     def _tick(self) -> None:

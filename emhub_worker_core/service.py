@@ -74,6 +74,10 @@ class ServiceMonitor:
         self._state_failed = False
         #: how many times the state file was written (tests, the idle benchmark)
         self.writes = 0
+        #: what the host's main loop reads: how often this ticker must run at least
+        self.tick_every = min(heartbeat, self.notifier.watchdog_interval or heartbeat)
+        self._identity = {"pid": os.getpid(), "worker": worker,
+                          "hostname": socket.gethostname()}
 
     def __call__(self, host: Host) -> None:
         now = time.monotonic()
@@ -95,8 +99,7 @@ class ServiceMonitor:
             self._last_ping = now
             self.notifier.watchdog()
         if self.state_dir is not None:
-            state = {"pid": os.getpid(), "worker": self.worker,
-                     "hostname": socket.gethostname(), **snapshot}
+            state = {**self._identity, **snapshot}
             if state != self._written or now - self._last_write >= self.heartbeat:
                 self._last_write = now
                 self.write(state)

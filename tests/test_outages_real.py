@@ -35,10 +35,10 @@ def start_worker(server: EMhubServer, env: dict[str, str], tmp_path: Path, name:
 
 
 def first_event_after(admin: AdminClient, worker: str, started: float,
-                      log: Path) -> float:
+                      log: Path, timeout: float = 60) -> float:
     """Create an echo task now; seconds from ``started`` to its first stored event."""
     task = admin.create_task(worker, "echo", {"repeat": 1, "interval": 0.1})
-    wait_for(lambda: admin.task_history(task), f"first event of {task}", timeout=60,
+    wait_for(lambda: admin.task_history(task), f"first event of {task}", timeout=timeout,
              interval=0.05, log=log)
     return time.monotonic() - started
 
@@ -50,17 +50,20 @@ RECOVERED = re.compile(r"EMhub answers again after ([\d.]+) s and (\d+) failed c
 def test_new_task_runs_within_5_s_of_recovery_three_times_in_a_row(
         what: str, emhub_server: EMhubServer, worker_env: dict[str, str],
         tmp_path: Path) -> None:
-    worker = "spare-2.test"
+    # One name per case: a stopped worker's last long poll, still held by EMhub for up to
+    # 60 s, would swallow the next task of its name (only the pending re-check finds it).
+    worker = "spare-2.test" if what == "emhub" else "bench.test"
     with start_worker(emhub_server, worker_env, tmp_path, worker) as w, \
             emhub_server.admin() as admin:
         w.wait_connected()
-        assert first_event_after(admin, worker, time.monotonic(), w.log) < 60  # warm
+        # Warm-up, not a measurement; generous in case an earlier run's poll swallows it.
+        first_event_after(admin, worker, time.monotonic(), w.log, timeout=150)
         for round_ in range(1, 4):
             if what == "emhub":
                 emhub_server.stop_emhub(kill=True)
             else:
                 emhub_server.stop_redis(kill=True)
-            wait_for(lambda: w.log_text().count("EMhub call failed") >= round_,
+            wait_for(lambda: w.log_text().count("EMhub call failed") >= round_,  # noqa: B023
                      f"outage {round_} noticed", log=w.log)
             time.sleep(OUTAGE)  # the outage itself, not a wait for a result
             if what == "emhub":

@@ -37,8 +37,8 @@ def judge(state: dict[str, Any] | None, stale_after: float) -> tuple[int, str]:
     connection = state.get("connection") or {}
     failing = connection.get("state") == "failing"
     if not state.get("ready") and failing:  # EMhub down since start-up: say so
-        since = age(connection.get("since"))
-        return WARNING, (f"running, connecting to EMhub for {since or 0:.0f} s "
+        down_for = age(connection.get("since")) or 0.0
+        return WARNING, (f"running, connecting to EMhub for {down_for:.0f} s "
                          f"({connection.get('attempts')} failed call(s)); last error: "
                          f"{connection.get('last_error')}")
     # A long poll returns only every ~60 s: until the first one does, connecting counts.
