@@ -4,8 +4,9 @@ An ``emworker run`` subprocess (default settings, state file on) and, as the bas
 the same run, a bare protocol loop subprocess (one requests.Session long-polling
 get_new_tasks, nothing else: what the stock worker does when idle) both sit connected and
 idle for the same window, side by side. CPU is utime+stime from ``/proc/<pid>/stat``
-over the window (start-up excluded); RSS is ``VmRSS`` at its end. Also counted: how
-often the worker rewrote its state file in the window.
+over the window (start-up excluded; 10 ms clock ticks), and with nanosecond resolution
+the sum of every thread's run time from ``/proc/<pid>/task/*/schedstat``; RSS is
+``VmRSS`` at its end. Also counted: how often the worker rewrote its state file.
 
 Run: ``.venv/bin/python bench/idle_cost.py [--seconds 60]``
 """
@@ -46,6 +47,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
+def run_ns(pid: int) -> int:
+    """Nanoseconds on a CPU, summed over the process' live threads (idle: none die)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # a thread ended while we looked
+            pass
+    return total
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -75,6 +87,7 @@ def main() -> None:
                     time.sleep(2)  # start-up done: measure the idle steady state only
                     writes, last_mtime = 0, state.stat().st_mtime_ns
                     ours0, base0 = cpu_seconds(worker.pid), cpu_seconds(bare.pid)
+                    ours_ns0, base_ns0 = run_ns(worker.pid), run_ns(bare.pid)
                     deadline = time.monotonic() + args.seconds
                     while time.monotonic() < deadline:
                         time.sleep(0.05)  # count state writes by their modification times
@@ -83,6 +96,8 @@ def main() -> None:
                             writes, last_mtime = writes + 1, mtime
                     ours = cpu_seconds(worker.pid) - ours0
                     base = cpu_seconds(bare.pid) - base0
+                    ours_ns = run_ns(worker.pid) - ours_ns0
+                    base_ns = run_ns(bare.pid) - base_ns0
                     ours_rss, base_rss = rss_mib(worker.pid), rss_mib(bare.pid)
             finally:
                 bare.kill()
@@ -93,6 +108,10 @@ def main() -> None:
     print(f"idle CPU per minute: emworker {ours * per_minute * 1000:.1f} ms; bare protocol "
           f"loop {base * per_minute * 1000:.1f} ms; ratio "
           f"{ours / base if base else float('inf'):.2f} (clock tick {1000 / TICKS:.0f} ms)")
+    print(f"idle CPU per minute (schedstat, ns resolution): emworker "
+          f"{ours_ns * per_minute / 1e6:.2f} ms; bare protocol loop "
+          f"{base_ns * per_minute / 1e6:.2f} ms; ratio "
+          f"{ours_ns / base_ns if base_ns else float('inf'):.2f}")
     print(f"RSS: emworker {ours_rss:.1f} MiB; bare protocol loop {base_rss:.1f} MiB; "
           f"ratio {ours_rss / base_rss:.2f}")
     print(f"state file writes in {args.seconds:.0f} s idle: {writes}")
