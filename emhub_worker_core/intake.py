@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Optional
 
-from .errors import AuthenticationError
+from .errors import AuthenticationError, EmworkerError
 from .sources.base import TaskSource
 from .task import Task
 
@@ -53,9 +53,9 @@ class Intake:
                 self.ready_at = time.time()
                 self.changed()
                 self._poll_loop()
-        except AuthenticationError as exc:
-            self.fatal = exc
-        except BaseException as exc:  # a broken source: the main loop reports and exits
+        except EmworkerError as exc:  # authentication, a source that cannot open: the CLI
+            self.fatal = exc          # prints it once, after shutdown
+        except BaseException as exc:  # a bug in a source: the main loop reports and exits
             log.exception("task source failed: %s", exc)
             self.fatal = exc
         finally:

@@ -30,6 +30,8 @@ from .state import write_state
 log = logging.getLogger("emworker.service")
 
 HEARTBEAT = 30.0
+#: Changes closer together than this are written together (a busy task's events).
+MIN_GAP = 1.0
 
 
 def status_line(host: Host, snapshot: dict[str, Any] | None = None,
@@ -74,10 +76,15 @@ class ServiceMonitor:
         self._state_failed = False
         #: how many times the state file was written (tests, the idle benchmark)
         self.writes = 0
-        #: what the host's main loop reads: how often this ticker must run at least
-        self.tick_every = min(heartbeat, self.notifier.watchdog_interval or heartbeat)
+        self._deferred = False  # a change waits for MIN_GAP to pass
         self._identity = {"pid": os.getpid(), "worker": worker,
                           "hostname": socket.gethostname()}
+
+    @property
+    def tick_every(self) -> float:
+        """What the host's main loop reads: how soon this ticker must run again."""
+        every = min(self.heartbeat, self.notifier.watchdog_interval or self.heartbeat)
+        return min(every, MIN_GAP) if self._deferred else every
 
     def __call__(self, host: Host) -> None:
         now = time.monotonic()
@@ -100,7 +107,11 @@ class ServiceMonitor:
             self.notifier.watchdog()
         if self.state_dir is not None:
             state = {**self._identity, **snapshot}
-            if state != self._written or now - self._last_write >= self.heartbeat:
+            since = now - self._last_write
+            changed = state != self._written
+            # A stop is written at once: it may be the last thing this process writes.
+            self._deferred = changed and since < MIN_GAP and not host.stopping
+            if not self._deferred and (changed or since >= self.heartbeat):
                 self._last_write = now
                 self.write(state)
 

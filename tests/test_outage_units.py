@@ -359,3 +359,16 @@ def test_status_finds_the_state_file_of_its_own_worker_name(tmp_path: Path) -> N
                                 env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["state"]["worker"] == name
+
+
+def test_changes_close_together_are_written_together(tmp_path: Path) -> None:
+    host = Host(router(rec=Recorder))
+    monitor = ServiceMonitor(tmp_path, "w1", FakeNotifier(), heartbeat=3600)  # type: ignore[arg-type]
+    monitor(host)
+    assert monitor.writes == 1 and monitor.tick_every == 3600
+    host.supervisor.failed_tasks += 1  # a change right after the last write
+    monitor(host)
+    assert monitor.writes == 1 and monitor.tick_every <= 1.0  # written within a second
+    monitor._last_write -= 1.0  # ...which has now passed
+    monitor(host)
+    assert monitor.writes == 2 and read_state(tmp_path)["failed_tasks"] == 1  # type: ignore[index]
