@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.conftest import pip_install_target  # noqa: E402
 from tests.harness.emhub_admin import AdminClient  # noqa: E402
 from tests.harness.emhub_server import EMhubServer  # noqa: E402
 from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402
@@ -49,6 +50,7 @@ def first_event(admin: AdminClient, since: float) -> float:
     task_id = admin.create_task(WORKER, "echo", {"repeat": 1, "interval": 0})
     events = wait_for(lambda: admin.task_events(task_id), "first event", timeout=300,
                       interval=0.05)
+    assert "message" in events[0][1], f"not the echo plugin's event: {events[0][1]}"
     return ms(events[0][0]) / 1000 - since
 
 
@@ -106,7 +108,11 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
+            # The echo example plugin is not in the venv: install it as the tests do.
+            pip_install_target(tmp / "site", REPO / "contrib" / "echo-plugin")
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("EMHUB_", "EMWORKER_"))}
+            env["PYTHONPATH"] = os.pathsep.join([str(tmp / "site"), str(REPO)])
             config = server.worker_config(tmp / "bench.toml", WORKER)
             with WorkerProcess(config, env, tmp / "worker.log") as worker:
                 worker.wait_connected()
@@ -117,6 +123,8 @@ def main() -> None:
                         baseline.append(first_event(admin, time.time()))
                     for what in ("emhub", "redis"):
                         results[what].append(outage(server, worker, what, args.down))
+                        print(f"  {what} outage: recovery, requests/s, log lines: "
+                              f"{results[what][-1]}", flush=True)
             stop_up = sigterm_exit(server, env, tmp, during_outage=False)
             stop_down = sigterm_exit(server, env, tmp, during_outage=True)
     finally:
