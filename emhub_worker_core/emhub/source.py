@@ -31,10 +31,11 @@ from .specs import worker_specs
 log = logging.getLogger("emworker.emhub")
 
 FINISHED_MEMORY = 10_000  # ids of finished tasks remembered against stale pending lists
-#: The poll loop's own backoff, between 1 s (so an outage costs at most a request a
-#: second) and 3 s (so work resumes within seconds of EMhub answering again). Handler
-#: calls keep the long ``retry_max_delay`` backoff: the poller's success wakes them.
-POLL_RETRY_FLOOR = 1.0
+#: The poll loop's own backoff, between 1.2 s (so an outage costs under a request a
+#: second, counting the failed call that opened it; measured 1.02/s with a 1 s floor) and
+#: 3 s (so work resumes within seconds of EMhub answering again). Handler calls keep the
+#: long ``retry_max_delay`` backoff: the poller's success wakes them.
+POLL_RETRY_FLOOR = 1.2
 POLL_RETRY_CAP = 3.0
 
 
