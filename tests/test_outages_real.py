@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -145,24 +146,27 @@ def test_authentication_revoked_mid_run_still_stops_every_task(
 def test_frames_task_interrupted_by_sigterm_keeps_entries_and_usage(
         emhub_server: EMhubServer, tmp_path: Path) -> None:
     worker = "frames.test"
-    root = emhub_server.frames_root
-    data = root / "S00302_grid1" / "Images-Disc1" / "GridSquare_1" / "Data"
+    session = emhub_server.frames_root / "S00302_grid1"  # shared root: removed at the end
+    data = session / "Images-Disc1" / "GridSquare_1" / "Data"
     data.mkdir(parents=True, exist_ok=True)
     (data / "FoilHole_1_Data_1_2_20240302_102001_fractions.tiff").write_bytes(b"\0" * 512)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
-    with emhub_server.admin() as admin:
-        w = start_worker(emhub_server, env, tmp_path, worker,
-                         "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\n")
-        try:
-            task = admin.create_task(worker, "frames", {})
-            wait_for(lambda: any("entries" in e for e in admin.task_history(task)),
-                     "first frames listing", log=w.log)
-            w.signal(signal.SIGTERM)
-            assert w.wait() == 0
-        finally:
-            w.stop()
-        last = admin.task_history(task)[-1]
-        admin.delete_task(worker, task)
+    try:
+        with emhub_server.admin() as admin:
+            w = start_worker(emhub_server, env, tmp_path, worker,
+                             "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\n")
+            try:
+                task = admin.create_task(worker, "frames", {})
+                wait_for(lambda: any("entries" in e for e in admin.task_history(task)),
+                         "first frames listing", log=w.log)
+                w.signal(signal.SIGTERM)
+                assert w.wait() == 0
+            finally:
+                w.stop()
+            last = admin.task_history(task)[-1]
+            admin.delete_task(worker, task)
+    finally:
+        shutil.rmtree(session, ignore_errors=True)
     assert last["interrupted"] == "1"
     # What EMhub's Worker Frames page and Create Session dialog parse from the last event:
     entries = json.loads(last["entries"])
