@@ -23,7 +23,9 @@ def send_failure(handler: TaskHandler, exc: BaseException) -> None:
     stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     handler.logger.error("task failed: %s: %s", type(exc).__name__, exc)
     try:
-        handler.update({"error": f"{type(exc).__name__}: {exc}", "stack": stack, "done": 1})
+        # The task's last event: keep what pages read from it (snapshot fields).
+        handler.update({**handler.snapshot(), "error": f"{type(exc).__name__}: {exc}",
+                        "stack": stack, "done": 1})
     except Exception as send_exc:  # the failure is logged either way; never raise from here
         handler.logger.error("could not report the failure: %s", send_exc)
 

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from .events import EncodedEvent, encode_event
 from .runner import CommandRunner, Runner
@@ -88,6 +88,11 @@ class TaskHandler:
 
     #: Seconds between two :meth:`process` calls; a handler may change it at any time.
     interval: float = 10.0
+    #: Fields EMhub's pages read from a task's *last* event (a frames listing, a queue
+    #: table). The latest sent value of each is repeated in any last event the host sends
+    #: for the task (``interrupted`` on shutdown, a fatal error), with ``maxlen`` if used,
+    #: so the page still renders while the worker is down.
+    snapshot_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: TaskContext) -> None:
         self.context = context
@@ -96,6 +101,8 @@ class TaskHandler:
         self.count = 0
         self._finished = False
         self._made_progress = False
+
+        self._snapshot: EncodedEvent = {}
         self.logger = TaskLogger(logging.getLogger(f"emworker.plugin.{context.plugin}"),
                                  {"task_id": self.task.id, "task_name": self.task.name,
                                   "plugin": context.plugin})
@@ -144,7 +151,18 @@ class TaskHandler:
         """Send one event for this task (made acceptable to EMhub first); return what was sent."""
         encoded = encode_event(event)
         self.context.send(encoded)
+        self._remember(encoded)
         return encoded
+
+    def _remember(self, sent: EncodedEvent) -> None:
+        """Keep the snapshot fields of an event EMhub stored (only after the send worked)."""
+        for key in (*self.snapshot_fields, "maxlen") if self.snapshot_fields else ():
+            if key in sent:
+                self._snapshot[key] = sent[key]
+
+    def snapshot(self) -> EncodedEvent:
+        """The latest sent value of each :attr:`snapshot_fields` field (and ``maxlen``)."""
+        return dict(self._snapshot)
 
     def report_error(self, exc: BaseException, **fields: Any) -> EncodedEvent:
         """Send a recoverable error (``error`` and ``stack``) and keep the task running."""

@@ -1,17 +1,23 @@
 """The state file a running worker keeps for ``emworker status`` (no call to EMhub).
 
-Written atomically (temporary file, then rename) at most once a second, so a reader
-never sees half a file.
+Written atomically (temporary file, then rename), so a reader never sees half a file;
+written when something changed and as a heartbeat, not on a clock.
+
+Without a configured ``[worker] state_dir`` each worker name gets its own folder under
+the default one, so two workers on one machine never overwrite each other's file and
+``emworker status`` with the same configuration finds the right one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Protocol
 
 STATE_FILE = "state.json"
 
@@ -23,6 +29,30 @@ def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["STATE_DIRECTORY"].split(":")[0])
     base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "/tmp")) / ".local" / "state")
     return Path(base) / "emworker"
+
+
+class _Settings(Protocol):
+    def get(self, section: str, key: str) -> Any: ...
+
+
+def worker_name(config: _Settings) -> str:
+    """``[worker] name``, else this machine's host name (what EMhub knows the worker by)."""
+    return str(config.get("worker", "name") or socket.gethostname())
+
+
+def worker_state_dir(config: _Settings) -> Path:
+    """The state folder ``emworker run`` writes and ``emworker status`` reads."""
+    return state_dir_for(config.get("worker", "state_dir"), worker_name(config))
+
+
+def state_dir_for(configured: str | os.PathLike[str] | None, worker: str,
+                  env: Mapping[str, str] | None = None) -> Path:
+    """The folder of ``worker``'s state file: ``configured`` as given, else one per name."""
+    if configured:
+        return Path(configured)
+    # A worker name is a host name: keep it a single, harmless path component.
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", worker).lstrip(".") or "worker"
+    return default_state_dir(env) / safe
 
 
 def write_state(directory: Path, state: Mapping[str, Any]) -> Path:

@@ -43,8 +43,12 @@ def test_notify_socket_and_status_under_a_service_manager(emhub_server: EMhubSer
         with WorkerProcess(config, env, tmp_path / "worker.log") as worker:
             wait_for(lambda: any("READY=1" in m for m in messages()), "READY=1",
                      log=worker.log)
+            # READY comes first, before EMhub answered (see service.py: READY semantics);
+            # the STATUS line then says when the worker is connected.
             ready = next(m for m in received if "READY=1" in m)
-            assert "STATUS=0 task(s) running" in ready
+            assert "STATUS=connecting to the task source" in ready
+            wait_for(lambda: any("STATUS=0 task(s) running" in m for m in messages()),
+                     "STATUS= once connected", log=worker.log)
             wait_for(lambda: any(m == "WATCHDOG=1" for m in messages()), "WATCHDOG=1",
                      log=worker.log)
 

@@ -82,12 +82,10 @@ def check_plugins(config: Config) -> list[Check]:
 
 def check_state_dir(config: Config) -> Check:
     import tempfile
-    from pathlib import Path
 
-    from ..state import default_state_dir
+    from ..state import worker_state_dir
 
-    configured = config.get("worker", "state_dir")
-    directory = Path(configured) if configured else default_state_dir()
+    directory = worker_state_dir(config)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".check-"):
@@ -102,11 +100,10 @@ def check_emhub(config: Config) -> list[Check]:
     if not section.get("url"):
         return [Check("EMhub", False, "no EMhub configured ([emhub] url or EMHUB_SERVER_URL)",
                       exitcodes.CONFIG)]
-    import socket
-
     from ..emhub import probe  # the EMhub client, only when there is a server to ask
+    from ..state import worker_name
 
-    name = config.get("worker", "name") or socket.gethostname()
+    name = worker_name(config)
     checks = []
     for label, ok, detail in probe(section, name):
         failed_code = exitcodes.AUTH if label in ("credentials", "worker name") \

@@ -87,10 +87,10 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
     if not emhub.get("url"):
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
-    import socket
-
     from ..emhub import open_source as open_emhub
-    name = config.get("worker", "name") or socket.gethostname()
+    from ..state import worker_name
+
+    name = worker_name(config)
     source: TaskSource = open_emhub(emhub, name)
     return source
 
@@ -106,13 +106,11 @@ def routed_plugin(router: Router) -> Callable[[Task], Optional[str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import socket
-
     from ..board import TaskBoard
     from ..host import Host
     from ..logs import stderr_is_terminal
     from ..service import ServiceMonitor
-    from ..state import default_state_dir
+    from ..state import worker_name, worker_state_dir
 
     config = prepare(args)
     plugins, router = plugins_from(config)
@@ -127,10 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
         if not args.local:  # a local run must not overwrite the service's state file
-            state_dir = config.get("worker", "state_dir")
-            host.tickers.append(ServiceMonitor(
-                Path(state_dir) if state_dir else default_state_dir(),
-                config.get("worker", "name") or socket.gethostname()))
+            host.tickers.append(ServiceMonitor(worker_state_dir(config), worker_name(config)))
         host.install_signal_handlers()
         code = host.run(source, worker_specs(plugins, router))
     if code != exitcodes.OK:

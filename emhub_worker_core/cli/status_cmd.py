@@ -64,6 +64,13 @@ def judge(state: dict[str, Any] | None, stale_after: float,
         return UNKNOWN, why_none
     if not pid_alive(state.get("pid")):
         return CRITICAL, f"not running (pid {state.get('pid')} is gone)"
+    connection = state.get("connection") or {}
+    failing = connection.get("state") == "failing"
+    if not state.get("ready") and failing:  # EMhub down since start-up: say so
+        down_for = age(connection.get("since")) or 0.0
+        return WARNING, (f"running, connecting to EMhub for {down_for:.0f} s "
+                         f"({connection.get('attempts')} failed call(s)); last error: "
+                         f"{connection.get('last_error')}")
     # A long poll returns only every ~60 s: until the first one does, connecting counts.
     poll_age = age(state.get("last_poll") or state.get("ready"))
     if state.get("ready") and (poll_age is None or poll_age > stale_after):
@@ -93,11 +100,10 @@ def task_rows(state: dict[str, Any], now: float) -> list[tuple[str, ...]]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..state import STATE_FILE, default_state_dir
+    from ..state import STATE_FILE, worker_state_dir
 
     config = prepare(args)
-    configured = config.get("worker", "state_dir")
-    directory = Path(configured) if configured else default_state_dir()
+    directory = worker_state_dir(config)
     state, why_none = read_state_file(directory / STATE_FILE)
     code, verdict = judge(state, args.stale_after, why_none)
     if args.json:

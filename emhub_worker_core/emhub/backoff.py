@@ -3,7 +3,8 @@
 :class:`Backoff` gives capped exponential delays with full jitter (a uniform draw between
 0 and ``min(cap, base * 2**n)``), so many workers coming back after an EMhub restart do
 not hit it in step. :class:`OutageLog` logs the first failure of an outage, then one
-summary a minute, then one line when the server answers again. Clock and random source
+summary a minute, then one line when the server answers again; that recovery also wakes
+every retry still waiting, so one thread's success ends the others' backoff. Clock and random source
 are injectable for tests.
 """
 
@@ -57,9 +58,16 @@ class OutageLog:
         self.log = logger
         self._lock = threading.Lock()
         self.since: float | None = None
+        self.since_wall: float | None = None  # the same moment, for people (state file)
         self.failures = 0
         self._last_summary = 0.0
         self.last_error = ""
+        #: set (then replaced) when EMhub answers again: waits in other threads end early
+        self._recovered = threading.Event()
+
+    def recovered_event(self) -> threading.Event:
+        """The event the next recovery sets; take it *before* waiting."""
+        return self._recovered
 
     @property
     def down(self) -> bool:
@@ -72,6 +80,7 @@ class OutageLog:
             self.last_error = f"{what}: {exc}"
             if self.since is None:
                 self.since = self._last_summary = now
+                self.since_wall = time.time()
                 self.log.warning("EMhub call failed (%s); retrying with backoff, "
                                  "next report in %.0f s", self.last_error, self.summary_every)
             elif now - self._last_summary >= self.summary_every:
@@ -89,3 +98,5 @@ class OutageLog:
                                  now - self.since, self.failures)
                 self.since = None
                 self.failures = 0
+                recovered, self._recovered = self._recovered, threading.Event()
+                recovered.set()  # wake every retry waiting out this outage

@@ -56,10 +56,14 @@ class Retrier:
         self.outage.failure(what, exc)
 
     def call(self, what: str, fn: Callable[[], T], *, window: float | None,
-             stop: threading.Event | None = None) -> T:
+             stop: threading.Event | None = None, backoff: Backoff | None = None) -> T:
         """``fn()`` until it succeeds, a non-retryable error, ``window`` seconds pass
-        (``None``: no limit) or ``stop``/close is set; then the last error is raised."""
-        backoff = self.backoff()
+        (``None``: no limit) or ``stop``/close is set; then the last error is raised.
+
+        Giving up (window or stop) always raises a :class:`TransportError`, so a handler's
+        step that gave up is retried by the task loop, never turned into a failed task.
+        A ``stop`` already set allows one attempt and no wait."""
+        backoff = backoff or self.backoff()
         deadline = None if window is None else self.clock() + window
         while True:
             try:
@@ -69,25 +73,30 @@ class Retrier:
                     raise
                 self.failed(what, exc)
                 delay = backoff.next_delay()
+                why = ""
                 if deadline is not None and self.clock() + delay > deadline:
-                    if isinstance(exc, TransportError):
-                        raise
-                    raise TransportError(f"{what}: gave up after {backoff.failures} "
-                                         f"attempt(s): {exc}") from exc
-                if self.wait(delay, stop):
+                    why = f"gave up after {backoff.failures} attempt(s)"
+                elif self.wait(delay, stop):
+                    why = "stopped while retrying"
+                if not why:
+                    continue
+                if isinstance(exc, TransportError):
                     raise
-                continue
+                raise TransportError(f"{what}: {why}: {exc}") from exc
             self.outage.success()
             return result
 
     def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
-        """Sleep, waking early on close or ``stop``; True if woken by them."""
-        if stop is None:
-            return self.closed.wait(seconds)
+        """Sleep, waking early on close or ``stop`` (True) or when EMhub answered another
+        thread's call (False: try again now)."""
+        recovered = self.outage.recovered_event()
         deadline = time.monotonic() + seconds
-        while not (stop.is_set() or self.closed.is_set()):
+        while not (self.closed.is_set() or stop is not None and stop.is_set()):
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or recovered.is_set():
                 return False
-            stop.wait(min(remaining, 0.25))
+            # Three events to watch and no select() for them: short slices, only while
+            # EMhub is failing (a healthy worker never waits here).
+            recovered.wait(min(remaining, 0.1))
         return True
+

@@ -273,6 +273,22 @@ class EMhubServer:
         self.stop_emhub()
         self.stop_redis()
 
+    def set_registered(self, worker: str, registered: bool) -> None:
+        """Add ``worker`` to, or remove it from, ``config:hosts``, and restart EMhub.
+
+        EMhub reads the host list once per process (from Redis' cached copy if there is
+        one), so the form is changed with EMhub stopped, the cached copy dropped, and
+        EMhub started again: its next answer to that worker is "Unregistered host"."""
+        self.stop_emhub()
+        try:
+            self._run([str(self.venv / "bin" / "python"), "-c", _SET_HOST, str(self.instance),
+                       worker, "1" if registered else "0"], "set_registered.log", timeout=60)
+            with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5) as sock:
+                sock.sendall(b"DEL config:hosts\r\n")
+                sock.recv(64)
+        finally:
+            self.start_emhub()
+
     # -- for tests ----------------------------------------------------------------------------
     def admin(self) -> AdminClient:
         return AdminClient(self.url, self.user, self.password, self.secret_key)
@@ -310,6 +326,21 @@ def _with_hosts(data: str, workers: Sequence[str]) -> str:
     for worker in workers:
         hosts["definition"].setdefault(worker, {"alias": worker.split(".")[0]})
     return json.dumps(parsed)
+
+_SET_HOST = """
+import sys
+from emhub.data import DataManager
+instance, worker, registered = sys.argv[1:4]
+dm = DataManager(instance)
+dm._user = dm.get_user_by(username="admin")
+form = dm.get_form_by(name="config:hosts")
+hosts = dict(form.definition)
+if registered == "1":
+    hosts.setdefault(worker, {"alias": worker.split(".")[0]})
+else:
+    hosts.pop(worker, None)
+dm.update_form(id=form.id, definition=hosts)
+"""
 
 
 def _toml_pairs(table: Mapping[str, Any]) -> list[str]:

@@ -43,6 +43,8 @@ def read_settings(args: Any, config: Any) -> dict[str, Any]:
 class ClusterLSFHandler(TaskHandler):
     """Reads bqueues/bjobs/bhosts each period and sends ``{"maxlen": 2, "queues": ...}``."""
 
+    snapshot_fields = ("queues", "pending", "queue_status")  # what the Cluster Queues page reads
+
     def setup(self) -> None:
         self.bad_args: Optional[str] = None
         self.last_queues: Optional[dict[str, Any]] = None

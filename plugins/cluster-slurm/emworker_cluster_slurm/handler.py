@@ -24,6 +24,8 @@ class UnparsableOutput(PollError):
 class ClusterSlurmHandler(TaskHandler):
     """Runs until stopped; a failed poll is one ``error`` event and the next period tries again."""
 
+    snapshot_fields = ("queues", "pending", "nodes_down")  # what the Cluster Queues page reads
+
     def setup(self) -> None:
         self.settings = Settings.from_task(self.args, self.config)
         self.interval = self.settings.period

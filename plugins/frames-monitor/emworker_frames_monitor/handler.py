@@ -18,6 +18,7 @@ class FramesMonitorHandler(TaskHandler):
     the next period tries again. Only a setting that can never work ends the task."""
 
     interval = 30.0
+    snapshot_fields = ("entries", "usage", "root")  # what the Worker Frames page reads
 
     def setup(self) -> None:
         self.settings: FramesSettings = load_settings(self.args, self.config, self.emhub)
