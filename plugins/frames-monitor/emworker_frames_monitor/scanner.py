@@ -100,10 +100,10 @@ class Entry:
     files: int = 0
 
     def as_event(self) -> dict[str, Any]:
+        # ``movies`` on every entry, loose files too: EMhub's "sort by movies" needs it.
         data: dict[str, Any] = {"name": self.name, "type": self.type, "size": self.size,
-                                "ts": self.ts}
+                                "ts": self.ts, "movies": self.movies}
         if self.type == "dir":
-            data["movies"] = self.movies
             data["files"] = self.files
         return data
 

@@ -59,7 +59,8 @@ def test_epu_tree_totals_and_loose_files(tmp_path: Path) -> None:
     assert (eer.files, eer.movies, eer.size, eer.ts) == (1, 1, 7, pytest.approx(OLD + 9))
     readme = found["README_frames.txt"]
     assert (readme.type, readme.size, readme.ts) == ("file", 123, pytest.approx(OLD + 5))
-    assert readme.as_event().keys() == {"name", "type", "size", "ts"}
+    assert readme.as_event() == {"name": "README_frames.txt", "type": "file", "size": 123,
+                                 "ts": readme.ts, "movies": 0}
     assert found[".FoilHole_1_fractions.tiff.AbC123"].type == "file"
 
 
