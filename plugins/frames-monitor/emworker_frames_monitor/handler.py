@@ -24,7 +24,8 @@ class FramesMonitorHandler(TaskHandler):
         self.interval = self.settings.period
         self.root = str(self.settings.root)
         self.scanner = TreeScanner(self.root, self.settings.movie_rule,
-                                   hot_window=self.settings.hot_window)
+                                   hot_window=self.settings.hot_window,
+                                   threads=self.settings.scan_threads)
         self.policy = SendPolicy(self.settings.heartbeat, self.context.clock)
         self.logger.info("monitoring %s (root from %s) every %.0f s", self.root,
                          self.settings.root_source, self.settings.period)

@@ -19,6 +19,8 @@ DEFAULTS = {
     "hot_window": 300.0,   # a folder changed this recently has its files re-stat-ed each scan
     "min_period": 5.0,     # a task cannot ask for scans more often than this
 }
+#: Threads that list directories during a scan (0: all in the task's thread).
+DEFAULT_SCAN_THREADS = 3
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class FramesSettings:
     heartbeat: float
     hot_window: float
     movie_rule: MovieRule
+    scan_threads: int
     expect_mount: bool     # the root must be a mount point (else: "not mounted" error)
     #: A root from a task must stay inside one of these real paths (checked at setup and
     #: again before every scan, as a folder on the share can be swapped for a link later).
@@ -54,8 +57,11 @@ def load_settings(args: Mapping[str, Any], config: Mapping[str, Any],
         outside = outside_of(root, confine_to)
         if outside:
             raise TaskError(outside)
+    threads = config.get("scan_threads", DEFAULT_SCAN_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 64:
+        raise TaskError(f"'scan_threads' must be a whole number from 0 to 64, got {threads!r}")
     return FramesSettings(root=root, root_source=source, period=period, heartbeat=heartbeat,
-                          hot_window=hot_window, movie_rule=rule,
+                          hot_window=hot_window, movie_rule=rule, scan_threads=threads,
                           expect_mount=bool(config.get("expect_mount", False)),
                           confine_to=confine_to)
 
