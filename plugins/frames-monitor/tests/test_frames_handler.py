@@ -250,6 +250,19 @@ def test_bad_args_end_the_task_with_a_clear_error(args: dict[str, Any], message:
     assert run.done and message in str(run.last["error"])
 
 
+@pytest.mark.parametrize("config,message", [
+    ({"allowed_roots": ["relative"]}, "allowed_roots must be a list of absolute paths"),
+    ({"allowed_roots": 3}, "allowed_roots must be a list of absolute paths"),
+    ({"root": "/", "scan_threads": -1}, "scan_threads"),
+    ({"root": "/", "scan_threads": True}, "scan_threads"),
+])
+def test_bad_config_ends_the_task_with_a_clear_error(config: dict[str, Any],
+                                                     message: str) -> None:
+    run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": "/"}},
+                      config=config)
+    assert run.done and message in str(run.last["error"])
+
+
 def test_no_root_anywhere() -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames"}, services=FakeEMhub())
     assert run.done and "raw.root_frames" in str(run.last["error"])
