@@ -47,7 +47,7 @@ class FramesMonitorHandler(TaskHandler):
             self.logger.warning("%s", problem)
         event = snapshot_event(self.root, result.entries, usage, result.problems,
                                time.monotonic() - started)
-        key = snapshot_key(event)
+        key = snapshot_key(event, self.settings.usage_step)
         reason = self.policy.reason(key, is_error=False)
         self.logger.debug("scan: %s; send: %s", result.stats, reason)
         if reason is not None:

@@ -9,6 +9,7 @@ from .scanner import Entry
 
 #: Disk usage moves whenever anything on that disk is written; a change smaller than
 #: this fraction of the disk is not a reason to send (it goes out with the next event).
+#: Config ``usage_step`` overrides it (1.0: usage alone never makes a change).
 USAGE_STEP = 0.001
 #: At most this many problem lines (unreadable folders, loops) in one event.
 MAX_PROBLEMS = 20
@@ -30,10 +31,10 @@ def snapshot_event(root: str, entries: List[Entry], usage: dict[str, int],
     return event
 
 
-def snapshot_key(event: dict[str, Any]) -> Hashable:
+def snapshot_key(event: dict[str, Any], usage_step: float = USAGE_STEP) -> Hashable:
     """What must differ for a snapshot to count as a change (not timing, not tiny usage drift)."""
     usage = event["usage"]
-    step = max(1, int(usage["total"] * USAGE_STEP))
+    step = max(1, int(usage["total"] * usage_step))
     entries = tuple(tuple(sorted(e.items())) for e in event["entries"])
     return ("snapshot", entries, usage["total"], usage["used"] // step,
             tuple(event.get("problems", ())))

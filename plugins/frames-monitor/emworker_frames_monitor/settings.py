@@ -12,6 +12,7 @@ from emhub_worker_core.errors import ServiceUnavailable
 from emhub_worker_core.services import EMhubServices
 
 from .movies import MovieRule
+from .report import USAGE_STEP
 
 DEFAULTS = {
     "period": 30.0,        # seconds between scans
@@ -32,6 +33,7 @@ class FramesSettings:
     hot_window: float
     movie_rule: MovieRule
     scan_threads: int
+    usage_step: float      # fraction of the disk usage must move by to count as a change
     expect_mount: bool     # the root must be a mount point (else: "not mounted" error)
     #: A root from a task must stay inside one of these real paths (checked at setup and
     #: again before every scan, as a folder on the share can be swapped for a link later).
@@ -57,11 +59,16 @@ def load_settings(args: Mapping[str, Any], config: Mapping[str, Any],
         outside = outside_of(root, confine_to)
         if outside:
             raise TaskError(outside)
+    usage_step = config.get("usage_step", USAGE_STEP)
+    if isinstance(usage_step, bool) or not isinstance(usage_step, (int, float)) \
+            or not 0 <= usage_step <= 1:
+        raise TaskError(f"'usage_step' must be a fraction from 0 to 1, got {usage_step!r}")
     threads = config.get("scan_threads", DEFAULT_SCAN_THREADS)
     if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 64:
         raise TaskError(f"'scan_threads' must be a whole number from 0 to 64, got {threads!r}")
     return FramesSettings(root=root, root_source=source, period=period, heartbeat=heartbeat,
                           hot_window=hot_window, movie_rule=rule, scan_threads=threads,
+                          usage_step=float(usage_step),
                           expect_mount=bool(config.get("expect_mount", False)),
                           confine_to=confine_to)
 

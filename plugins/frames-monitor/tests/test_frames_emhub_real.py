@@ -71,8 +71,10 @@ def test_change_during_an_outage_longer_than_the_retry_window_is_sent_after_it(
 def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -> None:
     (data / "FoilHole_1_Data_1_2_20240301_102001_fractions.tiff").write_bytes(b"\0" * 100)
     config = emhub_server.worker_config(
-        tmp_path / "frames.toml", "frames-outage.test",
-        "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\nheartbeat = 3600\n",
+        tmp_path / "frames.toml", WORKER,
+        # usage_step = 1: the shared disk's usage drifting must not pass for the change.
+        "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\nheartbeat = 3600\n"
+        "usage_step = 1.0\n",
         emhub_settings={"retry_max_delay": 2})
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
 
@@ -83,7 +85,7 @@ def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -
 
     with WorkerProcess(config, env, tmp_path / "worker.log").start() as worker:
         with emhub_server.admin() as admin:
-            task = admin.create_task("frames-outage.test", "frames", {})
+            task = admin.create_task(WORKER, "frames", {})
             wait_for(lambda: [e for e in admin.task_history(task) if movies_in(e) == 1],
                      "first frames event", log=worker.log)
         emhub_server.stop_emhub(kill=True)
@@ -102,5 +104,5 @@ def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -
                                        if movies_in(e) == 2],
                               "the change made during the outage", timeout=150,
                               log=worker.log)
-            assert admin.task_status("frames-outage.test", task) == "pending"
+            assert admin.task_status(WORKER, task) == "pending"
     assert resent[0]["reason"] == "change"

@@ -122,7 +122,8 @@ def test_change_is_resent_after_an_outage_longer_than_the_retry_window(tmp_path:
             super().process()
 
     context = make_context({"name": "frames", "args": {"root": str(tmp_path)}},
-                           config={"heartbeat": 3600, "root": str(tmp_path)}, clock=Clock())
+                           config={"heartbeat": 3600, "root": str(tmp_path), "usage_step": 1.0},
+                           clock=Clock())
     context.send = send
     run_task(Outage(context), max_iterations=6, wait=False)
     assert [e["reason"] for e in stored] == ["first", "change"]
@@ -255,6 +256,7 @@ def test_bad_args_end_the_task_with_a_clear_error(args: dict[str, Any], message:
     ({"allowed_roots": 3}, "allowed_roots must be a list of absolute paths"),
     ({"root": "/", "scan_threads": -1}, "scan_threads"),
     ({"root": "/", "scan_threads": True}, "scan_threads"),
+    ({"root": "/", "usage_step": 2}, "usage_step"),
 ])
 def test_bad_config_ends_the_task_with_a_clear_error(config: dict[str, Any],
                                                      message: str) -> None:
