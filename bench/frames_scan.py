@@ -107,7 +107,7 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[int, int, Any]:
     return peak, current, value
 
 
-def full_scans(root: str, empty: str, runs: int) -> dict[str, list[float]]:
+def full_scans(root: str, empty: str, runs: int, cold: bool) -> dict[str, list[float]]:
     """Every method once per round, interleaved, caches dropped before each."""
     methods: dict[str, Callable[[], Any]] = {
         "find-startup": lambda: run_find(empty),
@@ -119,7 +119,8 @@ def full_scans(root: str, empty: str, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(runs):
         for name, fn in methods.items():
-            drop_caches()
+            if cold:
+                drop_caches()
             times[name].append(timed(fn)[0])
     startup = times.pop("find-startup")
     times["find"] = [t - s for t, s in zip(times["find"], startup)]
@@ -127,12 +128,14 @@ def full_scans(root: str, empty: str, runs: int) -> dict[str, list[float]]:
     return times
 
 
-def measure(tree: TreeInfo, runs: int, added: int) -> dict[str, Any]:
+def measure(tree: TreeInfo, runs: int, added: int, warm: bool = False) -> dict[str, Any]:
     root = tree.root
-    out: dict[str, Any] = {"cold": drop_caches()}
+    out: dict[str, Any] = {"cold": drop_caches() and not warm}
     empty = os.path.join(os.path.dirname(root), "empty")
     os.makedirs(empty, exist_ok=True)
-    out["times"] = full_scans(root, empty, runs)
+    if warm:
+        run_find(root)  # every method then starts from the same warm cache
+    out["times"] = full_scans(root, empty, runs, out["cold"])
 
     scanner = new_scanner(root)
     first: ScanResult = scanner.scan()
@@ -188,7 +191,7 @@ def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
         (f"rescan after {added} new movies", r["added"],
          f"{100 * r['added'] / med['ours']:.1f}% of full scan"),
     ]
-    cache = "page cache dropped before each" if r["cold"] else "WARM cache (not root: cannot drop)"
+    cache = "page cache dropped before each" if r["cold"] else "WARM cache (--warm, or not root)"
     lines = [f"tree: {tree.files} files, {tree.movies} movies, {tree.dirs} dirs under {tree.root}",
              f"full scans: medians of {runs} interleaved rounds, {cache}, sync inside each "
              f"timing; python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
@@ -219,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="foil holes per GridSquare (5 files each: 133 -> 200k files)")
     parser.add_argument("--added", type=int, default=500, help="movies added before a rescan")
     parser.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+    parser.add_argument("--warm", action="store_true",
+                        help="do not drop caches: full scans on a warm cache (rescans)")
     args = parser.parse_args(argv)
     base = tempfile.mkdtemp(prefix="frames-bench-", dir=args.dir)
     tree_root = os.path.join(base, "frames")
@@ -228,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  squares_per_session=args.squares,
                                                  holes_per_square=args.holes))
         print(f"built in {seconds:.1f} s", flush=True)
-        results = measure(tree, args.runs, args.added)
+        results = measure(tree, args.runs, args.added, args.warm)
         print(report(tree, results, args.runs, args.added))
         if (results["files_seen"] != tree.files or results["movies_added_seen"] != args.added
                 or not results["serial_same"]):
