@@ -17,9 +17,11 @@ Cost model (what :class:`ScanStats` counts and the tests check): a scan makes on
 ``fstatat`` per file in it -- the syscalls ``find -printf '%s'`` makes, and no more. The
 directory stats and all the bookkeeping run in the calling thread; listings (where the
 per-file work is) run on up to ``threads`` worker threads, several directories at once,
-so one thread's ``fstatat`` waiting for an inode overlaps another's Python. A rescan that
-lists nothing never starts a thread. Per file, the interpreter does one ``is_dir``, one
-``stat`` call and a few additions; movies are counted once per directory
+so one thread's ``fstatat`` waiting for an inode overlaps another's Python -- once the
+scan has seen its listings wait on I/O (cold cache, network share); on a warm cache the
+GIL hand-offs would cost more than the overlap gains, so it stays in the calling thread.
+A rescan that lists nothing never starts a thread. Per file, the interpreter does one
+``is_dir``, one ``stat`` call and a few additions; movies are counted once per directory
 (:meth:`MovieRule.count`).
 
 Symbolic links are never followed (a link loop cannot trap the scan) and are not counted;
@@ -58,6 +60,10 @@ StatFn = Callable[..., os.stat_result]
 #: Worker threads for listings. Two cores here: three keeps both busy while one thread
 #: waits on the disk; more only adds GIL hand-offs on a warm cache.
 DEFAULT_THREADS = 3
+#: Seconds of listing a scan measures in its own thread before it may switch to threads,
+#: and the off-CPU share of that time that makes it switch (see _Walk._threads_pay_off).
+IO_WAIT_SAMPLE = 0.05
+IO_WAIT_SHARE = 0.3
 
 
 class RootUnavailable(OSError):
@@ -131,6 +137,7 @@ class TreeScanner:
 
     def __init__(self, root: str | os.PathLike[str], is_movie: Callable[[str], bool], *,
                  hot_window: float = 300.0, max_depth: int = 64, threads: int = DEFAULT_THREADS,
+                 adaptive: bool = True,
                  clock: Callable[[], float] = time.time,
                  listdir: ListFn = list_directory, stat: StatFn = os.stat) -> None:
         self.root = os.fspath(root)
@@ -138,6 +145,7 @@ class TreeScanner:
         self.hot_window = hot_window
         self.max_depth = max_depth
         self.threads = max(0, threads)  # 0: list in the calling thread
+        self.adaptive = adaptive          # threads only once listings wait on I/O
         self.clock = clock
         self._listdir = listdir   # injectable: tests simulate EACCES even when run as root
         self._stat = stat
@@ -225,6 +233,8 @@ class _Walk:
         self._results: queue.SimpleQueue[Tuple[_Job, int, Future[Listing]]] = \
             queue.SimpleQueue()
         self._outstanding = 0
+        self._serial_wall = 0.0  # listings done in this thread so far: elapsed ...
+        self._serial_cpu = 0.0   # ... and on-CPU time
 
     def run(self, top: Dict[str, Optional[DirNode]]) -> None:
         self._push_children(top, self.s.root, 1)
@@ -281,14 +291,31 @@ class _Walk:
 
     def _submit(self, job: _Job, mtime_ns: int, old_children: Dict[str, Optional[DirNode]]
                 ) -> None:
-        if self.s.threads == 0:
-            self._listed(job, mtime_ns, read_directory(self.s._listdir, job.path, old_children))
+        if self._pool is None and not self._threads_pay_off():
+            wall, cpu = time.perf_counter(), time.thread_time()
+            found = read_directory(self.s._listdir, job.path, old_children)
+            self._serial_wall += time.perf_counter() - wall
+            self._serial_cpu += time.thread_time() - cpu
+            self._listed(job, mtime_ns, found)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.s.threads, thread_name_prefix="frames-scan")
         future = self._pool.submit(read_directory, self.s._listdir, job.path, old_children)
         future.add_done_callback(lambda f: self._results.put((job, mtime_ns, f)))
         self._outstanding += 1
+
+    def _threads_pay_off(self) -> bool:
+        """Threads overlap a thread's wait for the kernel with another's Python; on a warm
+        cache there is no wait to overlap and each ``fstatat`` hands the GIL over, which
+        costs more than it gains. So a scan lists in this thread until its listings have
+        spent ``IO_WAIT_SAMPLE`` seconds, and switches to the pool for good if they were
+        off-CPU (waiting on the disk or the network) more than ``IO_WAIT_SHARE`` of it."""
+        if self.s.threads == 0:
+            return False
+        if not self.s.adaptive:
+            return True
+        return (self._serial_wall >= IO_WAIT_SAMPLE
+                and self._serial_cpu < (1 - IO_WAIT_SHARE) * self._serial_wall)
 
     def _listed(self, job: _Job, mtime_ns: int, found: Listing) -> None:
         self.problems.extend(found.problems)

@@ -223,7 +223,8 @@ def test_directories_are_listed_on_several_threads_at_once(tmp_path: Path) -> No
         with list_directory(path) as items:
             yield items
 
-    parallel = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=together).scan()
+    parallel = TreeScanner(tmp_path, MovieRule(), threads=2, adaptive=False,
+                           listdir=together).scan()
     assert all(name.startswith("frames-scan") for name in threads)
     serial = TreeScanner(tmp_path, MovieRule(), threads=0).scan()
     assert parallel.entries == serial.entries and parallel.stats == serial.stats
@@ -240,7 +241,8 @@ def test_problems_come_sorted_whatever_thread_finishes_first(tmp_path: Path) -> 
         with list_directory(path) as items:
             yield items
 
-    result = TreeScanner(tmp_path, MovieRule(), threads=3, listdir=denied).scan()
+    result = TreeScanner(tmp_path, MovieRule(), threads=3, adaptive=False,
+                         listdir=denied).scan()
     assert result.problems == sorted(f"{d}: Permission denied" for d in dirs)
 
 
@@ -253,3 +255,27 @@ def test_movie_count_per_directory_agrees_with_the_rule() -> None:
     overlapping = MovieRule((".tif", "s.tif", ".tiff"), ())
     assert overlapping.count(["as.tif", "b.tif", "c.tiff", "d"]) == 3
     assert rule.count([]) == 0
+
+
+def test_threads_only_once_listings_wait_on_io(tmp_path: Path) -> None:
+    for i in range(8):
+        epu_session(tmp_path, f"S{i}")
+    names: list[str] = []
+
+    def recording(delay: float) -> Any:
+        @contextlib.contextmanager
+        def listdir(path: str) -> Iterator[Any]:
+            names.append(threading.current_thread().name)
+            time.sleep(delay)  # off-CPU, like waiting for inodes from a disk
+            with list_directory(path) as items:
+                yield items
+        return listdir
+
+    slow = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0.01)).scan()
+    assert names[:2] == ["MainThread"] * 2  # the root, then measured in the calling thread
+    assert any(n.startswith("frames-scan") for n in names)
+    names.clear()
+    # On-CPU listings (a small warm tree): never worth the GIL hand-offs.
+    fast = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0)).scan()
+    assert set(names) == {"MainThread"}
+    assert slow.entries == fast.entries
