@@ -1,19 +1,25 @@
 """Benchmark of the frames-monitor scanner against ``find`` and the original algorithm.
 
-Run from the repository root (the plugin installed in .venv)::
+Run from the repository root (the plugin installed in .venv), as root so that the page
+cache can be dropped::
 
-    .venv/bin/python bench/frames_scan.py            # ~105,000 files, 5 runs each
+    .venv/bin/python bench/frames_scan.py            # ~200,000 files, 5 rounds
 
-It builds a synthetic EPU-like tree (bench/frames_tree.py), then reports medians of
-``--runs`` runs and ratios, all measured in the same run on the same (warm-cache) tree:
+It builds a synthetic EPU-like tree (bench/frames_tree.py), then runs ``--runs`` rounds;
+each round runs every method once, interleaved in one loop with no pause between them,
+and before each method ``sync`` + ``echo 3 > /proc/sys/vm/drop_caches`` (a full scan
+starts from a cold cache, like the first scan after a worker starts). Each timing ends
+with a ``sync``. Methods:
 
-* full scan (fresh scanner)       vs ``find ROOT -printf '%s\\n'``
-* full scan                       vs the original algorithm (os.walk + exists + stat per file)
-* rescan with nothing changed     vs full scan
-* rescan after adding 500 movies vs full scan
-* peak memory (tracemalloc) of a full scan, ours vs the original's per-file index.
+* ``find ROOT -printf '%s\\n'``                  the baseline (its start-up, measured on an
+                                                empty folder in the same round, subtracted)
+* ours: ``TreeScanner`` with its default threads
+* ours, serial: the same with ``threads=0`` (what the scanner did before)
+* original: the original handler's algorithm (os.walk + exists + stat per file)
 
-Page caches cannot be dropped reliably here: every variant runs on a warm cache.
+Then, on a warm tree: rescan with nothing changed, and after adding 500 movies, as a
+fraction of a (cold) full scan; and peak memory of a full scan, ours vs the original.
+Ratios are medians over the rounds of the per-round ratio.
 """
 
 from __future__ import annotations
@@ -62,22 +68,32 @@ def original_scan(root: str) -> dict[str, dict[str, Any]]:
     return result
 
 
+def drop_caches() -> bool:
+    """sync + drop page, dentry and inode caches; False if not allowed (not root)."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as fh:
+            fh.write("3\n")
+    except OSError:
+        return False
+    return True
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
+    os.sync()  # inside the timing, for every method alike
     return time.perf_counter() - start, value
-
-
-def median_of(runs: int, fn: Callable[[], Any]) -> float:
-    return statistics.median(timed(fn)[0] for _ in range(runs))
 
 
 def run_find(root: str) -> None:
     subprocess.run(["find", root, "-printf", "%s\n"], stdout=subprocess.DEVNULL, check=True)
 
 
-def new_scanner(root: str) -> TreeScanner:
-    return TreeScanner(root, MovieRule())
+def new_scanner(root: str, threads: int | None = None) -> TreeScanner:
+    if threads is None:
+        return TreeScanner(root, MovieRule())
+    return TreeScanner(root, MovieRule(), threads=threads)
 
 
 def peak_memory(fn: Callable[[], Any]) -> tuple[int, int, Any]:
@@ -91,20 +107,42 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[int, int, Any]:
     return peak, current, value
 
 
-def measure(tree: TreeInfo, runs: int, added: int) -> dict[str, Any]:
+def full_scans(root: str, empty: str, runs: int, cold: bool) -> dict[str, list[float]]:
+    """Every method once per round, interleaved, caches dropped before each."""
+    methods: dict[str, Callable[[], Any]] = {
+        "find-startup": lambda: run_find(empty),
+        "find": lambda: run_find(root),
+        "ours": lambda: new_scanner(root).scan(),
+        "serial": lambda: new_scanner(root, threads=0).scan(),
+        "original": lambda: original_scan(root),
+    }
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(runs):
+        for name, fn in methods.items():
+            if cold:
+                drop_caches()
+            times[name].append(timed(fn)[0])
+    startup = times.pop("find-startup")
+    times["find"] = [t - s for t, s in zip(times["find"], startup)]
+    times["find-startup"] = startup
+    return times
+
+
+def measure(tree: TreeInfo, runs: int, added: int, warm: bool = False) -> dict[str, Any]:
     root = tree.root
-    for _ in range(2):  # warm the page and dentry caches for everyone
-        run_find(root)
-    out: dict[str, Any] = {}
-    out["find"] = median_of(runs, lambda: run_find(root))
-    out["full"] = median_of(runs, lambda: new_scanner(root).scan())
-    out["original"] = median_of(runs, lambda: original_scan(root))
+    out: dict[str, Any] = {"cold": drop_caches() and not warm}
+    empty = os.path.join(os.path.dirname(root), "empty")
+    os.makedirs(empty, exist_ok=True)
+    if warm:
+        run_find(root)  # every method then starts from the same warm cache
+    out["times"] = full_scans(root, empty, runs, out["cold"])
 
     scanner = new_scanner(root)
     first: ScanResult = scanner.scan()
     out["files_seen"] = sum(e.files for e in first.entries if e.type == "dir")
     out["movies_seen"] = sum(e.movies for e in first.entries)
     out["dirs_kept"] = scanner.node_count()
+    out["serial_same"] = new_scanner(root, threads=0).scan().entries == first.entries
     unchanged = [timed(scanner.scan) for _ in range(runs)]
     out["unchanged"] = statistics.median(t for t, _ in unchanged)
     out["unchanged_stats"] = unchanged[-1][1].stats
@@ -130,20 +168,34 @@ def measure(tree: TreeInfo, runs: int, added: int) -> dict[str, Any]:
     return out
 
 
+def ratio(times: dict[str, list[float]], name: str, base: str) -> str:
+    per_round = [t / b for t, b in zip(times[name], times[base])]
+    return (f"{statistics.median(per_round):.2f}x {base} "
+            f"(rounds {min(per_round):.2f}-{max(per_round):.2f})")
+
+
 def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
     ms = 1000.0
+    t = r["times"]
+    med = {name: statistics.median(v) for name, v in t.items()}
     rows = [
-        ("find ROOT -printf '%s\\n'", r["find"], "baseline"),
-        ("full scan (ours)", r["full"], f"{r['full'] / r['find']:.2f}x find"),
-        ("original (os.walk+exists+stat)", r["original"],
-         f"{r['original'] / r['find']:.2f}x find; ours = {r['full'] / r['original']:.2f}x it"),
-        ("rescan, nothing changed", r["unchanged"], f"{100 * r['unchanged'] / r['full']:.1f}% "
-         "of full scan"),
+        ("find ROOT -printf '%s\\n'", med["find"],
+         f"baseline (start-up {med['find-startup'] * ms:.1f} ms subtracted)"),
+        ("full scan (ours)", med["ours"], ratio(t, "ours", "find")),
+        ("full scan (ours, threads=0)", med["serial"], ratio(t, "serial", "find")),
+        ("original (os.walk+exists+stat)", med["original"], ratio(t, "original", "find")),
+        ("  ours vs original", med["ours"], ratio(t, "ours", "original")),
+        ("  ours vs ours serial", med["ours"], ratio(t, "ours", "serial")),
+        ("rescan, nothing changed (warm)", r["unchanged"],
+         f"{100 * r['unchanged'] / med['ours']:.1f}% of full scan"),
         (f"rescan after {added} new movies", r["added"],
-         f"{100 * r['added'] / r['full']:.1f}% of full scan"),
+         f"{100 * r['added'] / med['ours']:.1f}% of full scan"),
     ]
+    cache = "page cache dropped before each" if r["cold"] else "WARM cache (--warm, or not root)"
     lines = [f"tree: {tree.files} files, {tree.movies} movies, {tree.dirs} dirs under {tree.root}",
-             f"medians of {runs} runs, warm cache, python {sys.version.split()[0]}", ""]
+             f"full scans: medians of {runs} interleaved rounds, {cache}, sync inside each "
+             f"timing; python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+             f"load average {os.getloadavg()[0]:.1f}", ""]
     lines += [f"{name:<34} {sec * ms:9.1f} ms   {note}" for name, sec, note in rows]
     u, a = r["unchanged_stats"], r["added_stats"]
     lines += ["",
@@ -152,7 +204,7 @@ def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
               f"rescan after {added} movies: {a.dirs_statted} dir stats, {a.dirs_listed} dirs "
               f"listed, {a.files_statted} file stats; new movies seen: {r['movies_added_seen']}",
               f"scanner saw {r['files_seen']} files / {r['movies_seen']} movies; keeps "
-              f"{r['dirs_kept']} directory records",
+              f"{r['dirs_kept']} directory records; threads=0 sees the same: {r['serial_same']}",
               f"peak memory of a full scan: ours {r['mem_ours'][0] / 2**20:.1f} MiB "
               f"(held after: {r['mem_ours'][1] / 2**20:.2f} MiB), original "
               f"{r['mem_original'][0] / 2**20:.1f} MiB (held after: "
@@ -166,19 +218,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--squares", type=int, default=100, help="GridSquares per session")
-    parser.add_argument("--holes", type=int, default=70, help="foil holes per GridSquare")
+    parser.add_argument("--holes", type=int, default=133,
+                        help="foil holes per GridSquare (5 files each: 133 -> 200k files)")
     parser.add_argument("--added", type=int, default=500, help="movies added before a rescan")
     parser.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+    parser.add_argument("--warm", action="store_true",
+                        help="do not drop caches: full scans on a warm cache (rescans)")
     args = parser.parse_args(argv)
     base = tempfile.mkdtemp(prefix="frames-bench-", dir=args.dir)
+    tree_root = os.path.join(base, "frames")
+    os.mkdir(tree_root)
     try:
-        seconds, tree = timed(lambda: build_tree(base, sessions=args.sessions,
+        seconds, tree = timed(lambda: build_tree(tree_root, sessions=args.sessions,
                                                  squares_per_session=args.squares,
                                                  holes_per_square=args.holes))
         print(f"built in {seconds:.1f} s", flush=True)
-        results = measure(tree, args.runs, args.added)
+        results = measure(tree, args.runs, args.added, args.warm)
         print(report(tree, results, args.runs, args.added))
-        if results["files_seen"] != tree.files or results["movies_added_seen"] != args.added:
+        if (results["files_seen"] != tree.files or results["movies_added_seen"] != args.added
+                or not results["serial_same"]):
             print("MISMATCH: the scanner did not see the tree as built", file=sys.stderr)
             return 1
     finally:

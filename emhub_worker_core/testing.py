@@ -162,4 +162,4 @@ class FakeRunner:
 
 
 __all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
-           "make_task", "run_handler"]
+           "make_task", "run_handler", "run_task"]

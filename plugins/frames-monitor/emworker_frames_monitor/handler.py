@@ -10,7 +10,7 @@ from emhub_worker_core import TaskHandler
 
 from .report import SendPolicy, disk_usage, snapshot_event, snapshot_key
 from .scanner import RootUnavailable, TreeScanner
-from .settings import FramesSettings, load_settings
+from .settings import FramesSettings, load_settings, outside_of
 
 
 class FramesMonitorHandler(TaskHandler):
@@ -25,7 +25,8 @@ class FramesMonitorHandler(TaskHandler):
         self.interval = self.settings.period
         self.root = str(self.settings.root)
         self.scanner = TreeScanner(self.root, self.settings.movie_rule,
-                                   hot_window=self.settings.hot_window)
+                                   hot_window=self.settings.hot_window,
+                                   threads=self.settings.scan_threads)
         self.policy = SendPolicy(self.settings.heartbeat, self.context.clock)
         self.logger.info("monitoring %s (root from %s) every %.0f s", self.root,
                          self.settings.root_source, self.settings.period)
@@ -33,7 +34,7 @@ class FramesMonitorHandler(TaskHandler):
     def process(self) -> None:
         started = time.monotonic()
         try:
-            self._check_mounted()
+            self._check_root()
             result = self.scanner.scan()
             usage = disk_usage(self.root)
         except RootUnavailable as exc:
@@ -47,10 +48,19 @@ class FramesMonitorHandler(TaskHandler):
             self.logger.warning("%s", problem)
         event = snapshot_event(self.root, result.entries, usage, result.problems,
                                time.monotonic() - started)
-        reason = self.policy.reason(snapshot_key(event), is_error=False)
+        key = snapshot_key(event, self.settings.usage_step)
+        reason = self.policy.reason(key, is_error=False)
         self.logger.debug("scan: %s; send: %s", result.stats, reason)
         if reason is not None:
-            self.update({**event, "reason": reason})
+            self.update({**event, "reason": reason})  # raises if EMhub did not take it
+            self.policy.sent(key, is_error=False)
+
+    def _check_root(self) -> None:
+        if self.settings.confine_to:
+            outside = outside_of(self.root, self.settings.confine_to)
+            if outside:  # a folder on the share swapped for a link since setup
+                raise RootUnavailable(f"{outside}; not scanned")
+        self._check_mounted()
 
     def _check_mounted(self) -> None:
         # An unmounted share leaves an empty mount-point folder: that must not read as
@@ -59,7 +69,8 @@ class FramesMonitorHandler(TaskHandler):
             raise RootUnavailable(f"frames root {self.root} is not mounted")
 
     def _send_error(self, message: str, exc: BaseException | None = None) -> None:
-        reason = self.policy.reason(("error", message), is_error=True)
+        key = ("error", message)
+        reason = self.policy.reason(key, is_error=True)
         if reason is None:
             return
         fields: dict[str, Any] = {"maxlen": 2, "root": self.root, "reason": reason}
@@ -68,3 +79,4 @@ class FramesMonitorHandler(TaskHandler):
         else:
             self.logger.error("%s", message)
             self.update({**fields, "error": message})
+        self.policy.sent(key, is_error=True)

@@ -9,6 +9,7 @@ from .scanner import Entry
 
 #: Disk usage moves whenever anything on that disk is written; a change smaller than
 #: this fraction of the disk is not a reason to send (it goes out with the next event).
+#: Config ``usage_step`` overrides it (1.0: usage alone never makes a change).
 USAGE_STEP = 0.001
 #: At most this many problem lines (unreadable folders, loops) in one event.
 MAX_PROBLEMS = 20
@@ -30,17 +31,22 @@ def snapshot_event(root: str, entries: List[Entry], usage: dict[str, int],
     return event
 
 
-def snapshot_key(event: dict[str, Any]) -> Hashable:
+def snapshot_key(event: dict[str, Any], usage_step: float = USAGE_STEP) -> Hashable:
     """What must differ for a snapshot to count as a change (not timing, not tiny usage drift)."""
     usage = event["usage"]
-    step = max(1, int(usage["total"] * USAGE_STEP))
+    step = max(1, int(usage["total"] * usage_step))
     entries = tuple(tuple(sorted(e.items())) for e in event["entries"])
     return ("snapshot", entries, usage["total"], usage["used"] // step,
             tuple(event.get("problems", ())))
 
 
 class SendPolicy:
-    """Decides whether an event goes out; returns the reason, or None to stay quiet."""
+    """Decides whether an event goes out; returns the reason, or None to stay quiet.
+
+    :meth:`reason` only asks; :meth:`sent` records that EMhub took the event. A send that
+    failed (EMhub down longer than the core's retry window) leaves the policy as it was,
+    so the next scan sends the same change again instead of seeing "nothing new".
+    """
 
     def __init__(self, heartbeat: float, clock: Callable[[], float]) -> None:
         self.heartbeat = heartbeat
@@ -50,15 +56,14 @@ class SendPolicy:
         self._last_sent = 0.0
 
     def reason(self, key: Hashable, is_error: bool) -> Optional[str]:
-        now = self.clock()
         if self._last_key is None:
-            reason: Optional[str] = "first"
-        elif key != self._last_key:
-            reason = "recovered" if self._last_was_error and not is_error else "change"
-        elif now - self._last_sent >= self.heartbeat:
-            reason = "heartbeat"
-        else:
-            reason = None
-        if reason is not None:
-            self._last_key, self._last_was_error, self._last_sent = key, is_error, now
-        return reason
+            return "first"
+        if key != self._last_key:
+            return "recovered" if self._last_was_error and not is_error else "change"
+        if self.clock() - self._last_sent >= self.heartbeat:
+            return "heartbeat"
+        return None
+
+    def sent(self, key: Hashable, is_error: bool) -> None:
+        """EMhub stored the event made for ``key``: it is what EMhub now shows."""
+        self._last_key, self._last_was_error, self._last_sent = key, is_error, self.clock()

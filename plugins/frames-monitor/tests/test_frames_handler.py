@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from emworker_frames_monitor.handler import FramesMonitorHandler
 
-from emhub_worker_core.testing import FakeEMhub, run_handler
+from emhub_worker_core import EncodedEvent, TransportError
+from emhub_worker_core.testing import FakeEMhub, make_context, run_handler, run_task
 
 
 class Clock:
@@ -40,7 +41,7 @@ def decode(event: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]
 
 def test_first_snapshot_even_for_empty_root_then_quiet(tmp_path: Path) -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": str(tmp_path)}},
-                      iterations=3, config={"heartbeat": 3600})
+                      iterations=3, config={"heartbeat": 3600, "root": str(tmp_path)})
     assert len(run.events) == 1
     entries, usage = decode(run.last)
     assert entries == [] and usage["total"] > 0 and 0 <= usage["used"] <= usage["total"]
@@ -58,7 +59,7 @@ def test_change_and_heartbeat(tmp_path: Path) -> None:
 
     run = run_handler(Growing, {"name": "frames-monitor", "args": {"root": str(tmp_path),
                                                                     "heartbeat": 100}},
-                      iterations=8, clock=Clock())
+                      iterations=8, clock=Clock(), config={"root": str(tmp_path)})
     reasons = [e["reason"] for e in run.events]
     assert reasons == ["first", "change", "heartbeat"]  # heartbeat: 4 periods after change
     entries, _ = decode(run.events[1])
@@ -75,7 +76,7 @@ def test_missing_root_error_then_recovery(tmp_path: Path) -> None:
             super().process()
 
     run = run_handler(Mounting, {"name": "frames", "args": {"root": str(root)}}, iterations=5,
-                      config={"heartbeat": 3600})
+                      config={"heartbeat": 3600, "root": str(tmp_path)})
     assert not run.done
     assert [e["reason"] for e in run.events] == ["first", "recovered"]
     assert "No such file or directory" in str(run.events[0]["error"])
@@ -86,7 +87,7 @@ def test_missing_root_error_then_recovery(tmp_path: Path) -> None:
 
 def test_unmounted_root_is_an_error(tmp_path: Path) -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": str(tmp_path)}},
-                      config={"expect_mount": True})
+                      config={"expect_mount": True, "root": str(tmp_path)})
     assert "is not mounted" in str(run.last["error"])
 
 
@@ -95,6 +96,130 @@ def test_root_from_emhub_sessions_config(tmp_path: Path) -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames"}, services=services)
     assert run.last["root"] == str(tmp_path)
     assert ("get_config", "sessions") in services.calls
+
+
+def test_change_is_resent_after_an_outage_longer_than_the_retry_window(tmp_path: Path) -> None:
+    # The core's send gives up (TransportError) once its retry window is over: the change
+    # made during the outage must still reach EMhub at the first scan after it.
+    movie(tmp_path, "S1/Images-Disc1/GridSquare_1/Data/FoilHole_1_fractions.tiff")
+    stored: list[EncodedEvent] = []
+    down = {"now": False}
+
+    def send(event: EncodedEvent) -> None:
+        if down["now"]:
+            raise TransportError("EMhub unreachable: gave up after the 120 s retry window")
+        stored.append(event)
+
+    class Outage(FramesMonitorHandler):
+        def process(self) -> None:
+            if self.count == 2:
+                down["now"] = True
+                movie(tmp_path, "S1/Images-Disc1/GridSquare_1/Data/FoilHole_2_fractions.tiff")
+            if self.count == 4:
+                down["now"] = False
+            super().process()
+
+    context = make_context({"name": "frames", "args": {"root": str(tmp_path)}},
+                           config={"heartbeat": 3600, "root": str(tmp_path), "usage_step": 1.0},
+                           clock=Clock())
+    context.send = send
+    run_task(Outage(context), max_iterations=6, wait=False)
+    assert [e["reason"] for e in stored] == ["first", "change"]
+    entries, _ = decode(stored[1])
+    assert entries[0]["movies"] == 2
+
+
+def test_error_event_lost_in_an_outage_is_sent_again(tmp_path: Path) -> None:
+    root = tmp_path / "frames"  # missing: every scan is the same error
+    attempts: list[EncodedEvent] = []
+    stored: list[EncodedEvent] = []
+
+    def send(event: EncodedEvent) -> None:
+        attempts.append(event)
+        if len(attempts) == 1:
+            raise TransportError("EMhub unreachable")
+        stored.append(event)
+
+    context = make_context({"name": "frames", "args": {"root": str(root)}},
+                           config={"heartbeat": 3600, "root": str(tmp_path)})
+    context.send = send
+    run_task(FramesMonitorHandler(context), max_iterations=3, wait=False)
+    assert len(attempts) == 2 and len(stored) == 1 and "error" in stored[0]
+
+
+def test_task_root_confined_to_configured_root_by_default(tmp_path: Path) -> None:
+    frames, elsewhere = tmp_path / "frames", tmp_path / "etc"
+    movie(frames, "S1/a_fractions.tiff")
+    movie(elsewhere, "passwd", 10)
+    config = {"root": str(frames)}
+    refused = run_handler(FramesMonitorHandler,
+                          {"name": "frames", "args": {"root": str(elsewhere)}},
+                          iterations=2, config=config)
+    assert refused.done and len(refused.events) == 1
+    assert "outside the allowed roots" in str(refused.last["error"])
+    assert "entries" not in refused.last and "passwd" not in json.dumps(refused.events)
+    inside = run_handler(FramesMonitorHandler,
+                         {"name": "frames", "args": {"root": str(frames / "S1")}},
+                         config=config)
+    assert not inside.done and decode(inside.last)[0][0]["name"] == "a_fractions.tiff"
+
+
+def test_task_root_confined_to_emhub_root_frames(tmp_path: Path) -> None:
+    frames, elsewhere = tmp_path / "frames", tmp_path / "other"
+    frames.mkdir()
+    elsewhere.mkdir()
+    services = FakeEMhub(configs={"sessions": {"raw": {"root_frames": str(frames)}}})
+    ok = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": str(frames)}},
+                     services=services)
+    assert not ok.done and ok.last["root"] == str(frames)
+    refused = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": "/etc"}},
+                          services=services)
+    assert refused.done and "outside the allowed roots" in str(refused.last["error"])
+
+
+def test_task_root_refused_when_no_root_is_configured() -> None:
+    run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": "/"}},
+                      services=FakeEMhub())
+    assert run.done and "allowed_roots" in str(run.last["error"])
+    assert "entries" not in run.last
+
+
+def test_allowed_roots_widen_the_default(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": str(other)}},
+                      config={"root": "/nonexistent", "allowed_roots": [str(tmp_path)]})
+    assert not run.done and run.last["root"] == str(other)
+
+
+def test_task_root_swapped_for_a_link_outside_is_not_scanned(tmp_path: Path) -> None:
+    frames, secret = tmp_path / "frames", tmp_path / "secret"
+    movie(frames / "S1", "a_fractions.tiff")
+    movie(secret, "key.pem", 10)
+
+    class Swapping(FramesMonitorHandler):
+        def process(self) -> None:
+            if self.count == 2:  # the share's folder becomes a link after setup
+                for child in (frames / "S1").iterdir():
+                    child.unlink()
+                (frames / "S1").rmdir()
+                (frames / "S1").symlink_to(secret)
+            super().process()
+
+    run = run_handler(Swapping, {"name": "frames", "args": {"root": str(frames / "S1")}},
+                      iterations=2, config={"root": str(frames)})
+    assert not run.done and "outside the allowed roots" in str(run.last["error"])
+    assert "key.pem" not in json.dumps(run.events)
+
+
+def test_loose_files_carry_zero_movies(tmp_path: Path) -> None:
+    movie(tmp_path, "notes.txt", 5)
+    movie(tmp_path, "S1/a_fractions.tiff")
+    run = run_handler(FramesMonitorHandler, {"name": "frames"}, config={"root": str(tmp_path)})
+    entries, _ = decode(run.last)
+    assert {e["name"]: e["movies"] for e in entries} == {"S1": 1, "notes.txt": 0}
+    # what EMhub's page does with them: sort by movies
+    assert sorted(entries, key=lambda e: e["movies"])[0]["name"] == "notes.txt"
 
 
 def test_root_precedence_and_confinement(tmp_path: Path) -> None:
@@ -124,6 +249,20 @@ def test_bad_args_end_the_task_with_a_clear_error(args: dict[str, Any], message:
     assert run.done and message in str(run.last["error"])
 
 
+@pytest.mark.parametrize("config,message", [
+    ({"allowed_roots": ["relative"]}, "allowed_roots must be a list of absolute paths"),
+    ({"allowed_roots": 3}, "allowed_roots must be a list of absolute paths"),
+    ({"root": "/", "scan_threads": -1}, "scan_threads"),
+    ({"root": "/", "scan_threads": True}, "scan_threads"),
+    ({"root": "/", "usage_step": 2}, "usage_step"),
+])
+def test_bad_config_ends_the_task_with_a_clear_error(config: dict[str, Any],
+                                                     message: str) -> None:
+    run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": "/"}},
+                      config=config)
+    assert run.done and message in str(run.last["error"])
+
+
 def test_no_root_anywhere() -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames"}, services=FakeEMhub())
     assert run.done and "raw.root_frames" in str(run.last["error"])
@@ -132,7 +271,7 @@ def test_no_root_anywhere() -> None:
 def test_period_floor_from_config() -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": "/",
                                                                         "period": 0.01}},
-                      iterations=0)
+                      iterations=0, config={"root": "/"})
     assert run.handler.interval == 5.0
 
 

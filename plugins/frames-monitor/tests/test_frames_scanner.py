@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -59,7 +60,8 @@ def test_epu_tree_totals_and_loose_files(tmp_path: Path) -> None:
     assert (eer.files, eer.movies, eer.size, eer.ts) == (1, 1, 7, pytest.approx(OLD + 9))
     readme = found["README_frames.txt"]
     assert (readme.type, readme.size, readme.ts) == ("file", 123, pytest.approx(OLD + 5))
-    assert readme.as_event().keys() == {"name", "type", "size", "ts"}
+    assert readme.as_event() == {"name": "README_frames.txt", "type": "file", "size": 123,
+                                 "ts": readme.ts, "movies": 0}
     assert found[".FoilHole_1_fractions.tiff.AbC123"].type == "file"
 
 
@@ -197,3 +199,83 @@ def test_missing_root_then_created(tmp_path: Path) -> None:
         TreeScanner(tmp_path / "notadir", MovieRule()).scan()
     epu_session(root)
     assert entries(scanner)["S00301_grid1"].movies == 3
+
+
+def test_directories_are_listed_on_several_threads_at_once(tmp_path: Path) -> None:
+    for name in ("S1", "S2", "S3"):
+        epu_session(tmp_path, name)
+    meeting = threading.Barrier(2, timeout=10)
+    threads: set[str] = set()
+    tops: list[str] = []
+    lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def together(path: str) -> Iterator[Any]:
+        meet = False
+        if path != str(tmp_path):  # the root itself is listed by the calling thread
+            with lock:
+                threads.add(threading.current_thread().name)
+                if os.path.dirname(path) == str(tmp_path):
+                    tops.append(path)
+                    meet = len(tops) <= 2
+        if meet:
+            meeting.wait()  # serial listing would never get two here: BrokenBarrierError
+        with list_directory(path) as items:
+            yield items
+
+    parallel = TreeScanner(tmp_path, MovieRule(), threads=2, adaptive=False,
+                           listdir=together).scan()
+    assert all(name.startswith("frames-scan") for name in threads)
+    serial = TreeScanner(tmp_path, MovieRule(), threads=0).scan()
+    assert parallel.entries == serial.entries and parallel.stats == serial.stats
+    assert [e.movies for e in parallel.entries] == [3, 3, 3]
+
+
+def test_problems_come_sorted_whatever_thread_finishes_first(tmp_path: Path) -> None:
+    dirs = [epu_session(tmp_path, f"S{i}") for i in range(6)]
+
+    @contextlib.contextmanager
+    def denied(path: str) -> Iterator[Any]:
+        if Path(path) in dirs:
+            raise PermissionError(13, "Permission denied", path)
+        with list_directory(path) as items:
+            yield items
+
+    result = TreeScanner(tmp_path, MovieRule(), threads=3, adaptive=False,
+                         listdir=denied).scan()
+    assert result.problems == sorted(f"{d}: Permission denied" for d in dirs)
+
+
+def test_movie_count_per_directory_agrees_with_the_rule() -> None:
+    rule = MovieRule()
+    names = ["FoilHole_1_fractions.tiff", "a_EER.eer", "x.jpg", "x.mrc", "y.MRCS", "b.TIF",
+             "Krios_gain.mrc", ".tmp_fractions.tiff", "tiff", "c.tiff.part"]
+    assert rule.count(names) == sum(map(rule, names)) == 5
+    assert rule.count(names[:6]) == 5  # the one-pass path (no hidden or excluded name)
+    overlapping = MovieRule((".tif", "s.tif", ".tiff"), ())
+    assert overlapping.count(["as.tif", "b.tif", "c.tiff", "d"]) == 3
+    assert rule.count([]) == 0
+
+
+def test_threads_only_once_listings_wait_on_io(tmp_path: Path) -> None:
+    for i in range(8):
+        epu_session(tmp_path, f"S{i}")
+    names: list[str] = []
+
+    def recording(delay: float) -> Any:
+        @contextlib.contextmanager
+        def listdir(path: str) -> Iterator[Any]:
+            names.append(threading.current_thread().name)
+            time.sleep(delay)  # off-CPU, like waiting for inodes from a disk
+            with list_directory(path) as items:
+                yield items
+        return listdir
+
+    slow = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0.01)).scan()
+    assert names[:2] == ["MainThread"] * 2  # the root, then measured in the calling thread
+    assert any(n.startswith("frames-scan") for n in names)
+    names.clear()
+    # On-CPU listings (a small warm tree): never worth the GIL hand-offs.
+    fast = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0)).scan()
+    assert set(names) == {"MainThread"}
+    assert slow.entries == fast.entries
