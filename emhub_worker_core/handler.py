@@ -20,7 +20,8 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 from .events import EncodedEvent, encode_event
 from .runner import CommandRunner, Runner
@@ -58,6 +59,10 @@ class TaskContext:
     #: The admin's floor on every wait, in seconds (``[worker] min_interval``; the host
     #: sets it, 0 here so that a context built by hand, e.g. in a test, has none).
     min_interval: float = 0.0
+    #: A folder this plugin may keep durable state in, one per worker and plugin
+    #: (``<worker state folder>/plugins/<plugin>``; not created until the plugin does), or
+    #: ``None`` when the run has none (a context built by hand).
+    state_dir: Optional[Path] = None
 
 
 def wait_seconds(requested: object, floor: float) -> float:

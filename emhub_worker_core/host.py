@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Mapping, Optional
 
@@ -53,7 +54,8 @@ class Host:
                  max_tasks_per_name: Mapping[str, int] | None = None,
                  grace_period: float = 30.0, max_iterations: int | None = None,
                  observers: list[EventObserver] | None = None,
-                 min_interval: float = DEFAULT_MIN_INTERVAL) -> None:
+                 min_interval: float = DEFAULT_MIN_INTERVAL,
+                 state_dir: Optional[Path] = None) -> None:
         self.router = router
         self.grace_period = grace_period
         self.observers = list(observers or [])
@@ -61,7 +63,7 @@ class Host:
             self._deliver, plugin_config=plugin_config, runner=runner or CommandRunner(),
             max_tasks=max_tasks, max_tasks_per_name=max_tasks_per_name or {},
             max_iterations=max_iterations, observers=self.observers, changed=self._changed,
-            min_interval=min_interval)
+            min_interval=min_interval, state_dir=state_dir)
         self._warm_stop = threading.Event()
         self._cold_stop = threading.Event()
         # An RLock: the signal handler (main thread) may take it while the loop holds it.

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from .events import EncodedEvent, encode_event
@@ -53,7 +54,8 @@ class Supervisor:
                  runner: Runner, max_tasks: int, max_tasks_per_name: Mapping[str, int],
                  max_iterations: int | None, observers: list[EventObserver],
                  changed: Callable[[], None],
-                 min_interval: float = DEFAULT_MIN_INTERVAL) -> None:
+                 min_interval: float = DEFAULT_MIN_INTERVAL,
+                 state_dir: Optional[Path] = None) -> None:
         self.deliver = deliver
         self.plugin_config = plugin_config
         self.runner = runner
@@ -62,6 +64,8 @@ class Supervisor:
         self.max_iterations = max_iterations
         #: the admin's floor on every handler's waits (``[worker] min_interval``)
         self.min_interval = max(0.0, min_interval)
+        #: the worker's state folder; each plugin gets ``plugins/<name>`` below it
+        self.state_dir = state_dir
         self.observers = observers
         self.changed = changed  # tells the main loop that the state changed
         self.services: EMhubServices = NoServices()
@@ -116,7 +120,9 @@ class Supervisor:
         context = TaskContext(task=task, send=lambda event: self.send(rt, event),
                               plugin=claim.plugin, config=self.plugin_config(claim.plugin),
                               services=self.services, runner=self.runner,
-                              stop_event=rt.stop_event, min_interval=self.min_interval)
+                              stop_event=rt.stop_event, min_interval=self.min_interval,
+                              state_dir=self.state_dir / "plugins" / claim.plugin
+                              if self.state_dir else None)
         try:
             try:
                 handler = claim.factory(context)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from .errors import CommandNotFound
@@ -63,15 +64,17 @@ def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, A
                  services: Any = None, runner: Any = None, plugin: str = "test",
                  events: list[EncodedEvent] | None = None,
                  clock: Callable[[], float] | None = None,
-                 min_interval: float = 0.0) -> TaskContext:
+                 min_interval: float = 0.0, state_dir: Path | None = None) -> TaskContext:
     """A :class:`TaskContext` whose events are appended to ``events``.
 
     ``min_interval`` is the admin's floor on waits; 0 (none) by default so tests are quick.
+    ``state_dir`` is the plugin's state folder the host would give (none by default).
     """
     sink = events if events is not None else []
     ctx = TaskContext(task=make_task(task), send=sink.append, plugin=plugin,
                       config=dict(config or {}), services=services or FakeEMhub(),
-                      runner=runner or FakeRunner(), min_interval=min_interval)
+                      runner=runner or FakeRunner(), min_interval=min_interval,
+                      state_dir=state_dir)
     if clock is not None:
         ctx.clock = clock
     return ctx
@@ -81,16 +84,18 @@ def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *
                 iterations: int | None = 1, config: Mapping[str, Any] | None = None,
                 services: Any = None, runner: Any = None, wait: bool = False,
                 clock: Callable[[], float] | None = None,
-                min_interval: float = 0.0) -> HandlerRun:
+                min_interval: float = 0.0, state_dir: Path | None = None) -> HandlerRun:
     """Build the handler for ``task`` and run it through the host's own loop.
 
     :param iterations: how many ``process()`` steps at most (``None``: until done/stop).
     :param wait: honour the handler's interval between steps (default: no waiting).
     :param min_interval: the admin's floor the host would apply (with ``wait=True``).
+    :param state_dir: the folder the host would give the plugin for durable state.
     """
     events: list[EncodedEvent] = []
     context = make_context(task, config=config, services=services, runner=runner,
-                           events=events, clock=clock, min_interval=min_interval)
+                           events=events, clock=clock, min_interval=min_interval,
+                           state_dir=state_dir)
     handler = factory(context)
     outcome = run_task(handler, max_iterations=iterations, wait=wait)
     return HandlerRun(handler, outcome, events)

@@ -183,3 +183,20 @@ def test_a_failing_source_send_does_not_stop_intake() -> None:
     thread.join(10)
     assert not thread.is_alive(), "intake died with the failed report"
     assert source.of("1-1") == [{"done": 1}]  # the poller survived the failed report
+
+
+def test_each_plugin_gets_its_own_state_folder_below_the_workers(tmp_path: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    class Remember(TaskHandler):
+        def process(self) -> None:
+            seen[self.context.plugin] = self.context.state_dir
+            self.done()
+
+    tasks = [Task("1", "a", {}), Task("2", "b", {})]
+    claims = [Claim("a", None, Remember, "plug-a"), Claim("b", None, Remember, "plug-b")]
+    Host(Router(claims), state_dir=tmp_path, min_interval=0).run(MemorySource(tasks))
+    assert seen == {"plug-a": tmp_path / "plugins" / "plug-a",
+                    "plug-b": tmp_path / "plugins" / "plug-b"}
+    Host(Router(claims[:1]), min_interval=0).run(MemorySource([Task("3", "a", {})]))
+    assert seen["plug-a"] is None  # no worker state folder: none for the plugin either

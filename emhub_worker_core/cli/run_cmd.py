@@ -121,7 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     max_tasks_per_name=config.get("worker", "max_tasks_per_name"),
                     grace_period=float(config.get("worker", "grace_period")),
                     max_iterations=args.iterations,
-                    min_interval=float(config.get("worker", "min_interval")))
+                    min_interval=float(config.get("worker", "min_interval")),
+                    state_dir=worker_state_dir(config))
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
         if not args.local:  # a local run must not overwrite the service's state file

@@ -8,6 +8,7 @@ re-attaches instead of submitting again; worker shutdown never cancels a job.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from emhub_worker_core import ConfigError
@@ -43,6 +44,15 @@ class OtfHandler(OtfSessionHandler):
     #: repeated by the host in its last event (e.g. ``interrupted``) for EMhub's pages
     snapshot_fields: ClassVar[tuple[str, ...]] = ("otf_status", "job_id", "movies_fed")
 
+    def _state_dir(self) -> str | Path:
+        """The configured folder, else the one the host gives this plugin (per worker)."""
+        if self.settings.state_dir:
+            return self.settings.state_dir
+        if self.context.state_dir is None:
+            raise ConfigError("[plugins.session-otf] state_dir: no folder for the job records "
+                              "(this run has no worker state folder): set one")
+        return self.context.state_dir
+
     def setup(self) -> None:
         self.record = None
         self._last_wait: tuple[Any, ...] = ()
@@ -52,7 +62,7 @@ class OtfHandler(OtfSessionHandler):
         try:
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period
-            self.store = RecordStore(self.settings.state_dir)
+            self.store = RecordStore(self._state_dir())
             self.target = resolve(self.args, self.settings, self.emhub)
         except (ConfigError, PathRefused, WorkflowError) as exc:
             self.logger.error("refused: %s", exc)

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from emhub_worker_core.state import default_state_dir
 
 CREATED, SUBMITTING = "created", "submitting"
 _locks: dict[int, threading.Lock] = {}
@@ -92,8 +91,8 @@ class JobRecord:
 class RecordStore:
     """``<state dir>/session-<id>.json``, one file per session."""
 
-    def __init__(self, directory: str = "") -> None:
-        self.directory = Path(directory) if directory else default_state_dir() / "session-otf"
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
 
     def path(self, session_id: int) -> Path:
         return self.directory / f"session-{int(session_id)}.json"

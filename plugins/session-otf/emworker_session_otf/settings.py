@@ -15,7 +15,7 @@ DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fraction
 class OtfSettings:
     otf_root: str = ""              # else EMhub config sessions: otf.root
     raw_root: str = ""              # else EMhub config sessions: raw.root
-    state_dir: str = ""             # job records; else <worker state folder>/session-otf
+    state_dir: str = ""             # job records; else <worker state folder>/plugins/session-otf
     workflows: Mapping[str, Any] = field(default_factory=dict)  # override EMhub's otf.workflows
     default_workflow: str = ""      # when the session names none (extra.otf.workflow)
     min_movies: int = 16            # settled movies before the job is submitted (as the stock)

@@ -256,3 +256,18 @@ def test_shell_text_in_session_values_reaches_a_real_local_job_literally(
     assert emhub.sessions[7]["extra"]["otf"]["status"] == "finished"
     assert json.loads((otf / "argv.json").read_text()) == [str(otf), name, f"--raw={raw}"]
     assert not list(tmp_path.rglob("PWNED*")) and not Path("PWNED").exists()
+
+
+def test_job_records_go_to_the_plugin_folder_the_host_gives(site: dict[str, Any]) -> None:
+    config = {k: v for k, v in site["config"].items() if k != "state_dir"}
+    slurm = FakeSlurm()
+    folder = site["tmp"] / "worker-state" / "plugins" / "session-otf"
+    run_handler(OtfHandler, {"name": "session", "args": {"action": "otf", "session_id": SID}},
+                iterations=3, config=config, services=site["emhub"], runner=slurm.runner,
+                state_dir=folder)
+    assert (folder / f"session-{SID}.json").is_file()
+    # without either folder the task is refused in words, nothing submitted
+    result = run_handler(OtfHandler, {"name": "session", "args": {
+        "action": "otf", "session_id": SID}}, iterations=2, config=config,
+        services=site["emhub"], runner=FakeSlurm().runner)
+    assert "state_dir" in result.last["error"] and result.last["done"] == 1
