@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-
 CREATED, SUBMITTING = "created", "submitting"
 _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()

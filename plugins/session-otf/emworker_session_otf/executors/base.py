@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Protocol, Sequence
 
+from emhub_worker_core import CommandError, Runner
+
 # Our statuses, as extra.otf shows them.
 QUEUED, RUNNING, FINISHED, FAILED, STOPPED = "queued", "running", "finished", "failed", \
     "stopped"
@@ -64,6 +66,20 @@ class Executor(Protocol):
     def log_path(self, spec_log: Path, job_id: str) -> Path:
         """The job's log file once its id is known."""
         ...
+
+
+class SchedulerCommands:
+    """What the Slurm and LSF executors share: their commands, through the core's runner."""
+
+    def __init__(self, runner: Runner, timeout: float = 30.0) -> None:
+        self.runner, self.timeout = runner, timeout
+
+    def _run(self, *argv: str, check: bool = True) -> tuple[int, str, str]:
+        try:
+            result = self.runner.run(list(argv), timeout=self.timeout, check=check)
+        except CommandError as exc:
+            raise ExecutorError(str(exc)) from exc
+        return result.returncode, result.stdout, result.stderr
 
 
 def option_args(options: Mapping[str, str], flags: Mapping[str, str]) -> list[str]:

@@ -13,8 +13,6 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-from emhub_worker_core import CommandError, Runner
-
 from .base import (
     FAILED,
     FINISHED,
@@ -24,6 +22,7 @@ from .base import (
     ExecutorError,
     JobSpec,
     JobState,
+    SchedulerCommands,
     unknown_options,
 )
 
@@ -34,18 +33,8 @@ _STATES = {"PEND": QUEUED, "PROV": QUEUED, "PSUSP": QUEUED, "WAIT": QUEUED,
 KNOWN = ("queue", "cpus", "time", "account", "gpus", "memory", "user")
 
 
-class LsfExecutor:
+class LsfExecutor(SchedulerCommands):
     name = "lsf"
-
-    def __init__(self, runner: Runner, timeout: float = 30.0) -> None:
-        self.runner, self.timeout = runner, timeout
-
-    def _run(self, *argv: str, check: bool = True) -> tuple[int, str, str]:
-        try:
-            result = self.runner.run(list(argv), timeout=self.timeout, check=check)
-        except CommandError as exc:
-            raise ExecutorError(str(exc)) from exc
-        return result.returncode, result.stdout, result.stderr
 
     def submit(self, spec: JobSpec) -> str:
         bad = unknown_options(spec.options, KNOWN)

@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from emhub_worker_core import CommandError, Runner
-
 from .base import (
     FAILED,
     FINISHED,
@@ -25,6 +23,7 @@ from .base import (
     ExecutorError,
     JobSpec,
     JobState,
+    SchedulerCommands,
     option_args,
     unknown_options,
 )
@@ -63,18 +62,8 @@ def exit_code(text: str) -> Optional[int]:
     return 128 + signal if signal and not code else code
 
 
-class SlurmExecutor:
+class SlurmExecutor(SchedulerCommands):
     name = "slurm"
-
-    def __init__(self, runner: Runner, timeout: float = 30.0) -> None:
-        self.runner, self.timeout = runner, timeout
-
-    def _run(self, *argv: str, check: bool = True) -> tuple[int, str, str]:
-        try:
-            result = self.runner.run(list(argv), timeout=self.timeout, check=check)
-        except CommandError as exc:
-            raise ExecutorError(str(exc)) from exc
-        return result.returncode, result.stdout, result.stderr
 
     def submit(self, spec: JobSpec) -> str:
         bad = unknown_options(spec.options, [*FLAGS, "gpus"])
