@@ -82,6 +82,11 @@ class Host:
 
     # -- what it is doing --------------------------------------------------------------------
     @property
+    def min_interval(self) -> float:
+        """The admin's floor on every handler's waits (``[worker] min_interval``)."""
+        return self.supervisor.min_interval
+
+    @property
     def running(self) -> dict[str, RunningTask]:
         return self.supervisor.running
 

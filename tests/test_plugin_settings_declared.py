@@ -41,7 +41,9 @@ class Recorder(Mapping[str, Any]):
 def read_frames(config: Recorder) -> None:
     from emworker_frames_monitor.settings import load_settings
 
-    load_settings({"root": "/data/frames"}, config, InMemoryServices())
+    # the task's root is EMhub's frames root: allowed without allowed_roots
+    services = InMemoryServices(configs={"sessions": {"raw": {"root_frames": "/data/frames"}}})
+    load_settings({"root": "/data/frames"}, config, services)
 
 
 def read_slurm(config: Recorder) -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slurm
 
 
 def run_worker(tmp_path: Path, cluster: SlurmCluster,
-               plugin_config: str = "") -> dict[str, dict[str, Any]]:
+               plugin_config: str = "", exit_code: int = 0) -> dict[str, dict[str, Any]]:
     """One poll by a JSON-mode and a text-mode task; their events by mode."""
     tasks = tmp_path / "tasks.toml"
     tasks.write_text("".join(
@@ -33,7 +33,7 @@ def run_worker(tmp_path: Path, cluster: SlurmCluster,
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
                            "run", "--local", str(tasks), "--iterations", "1", "--events",
                            str(out)], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == exit_code, proc.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["task_id"] for r in records) == ["slurm-json", "slurm-text"]
     return {r["task_id"].split("-")[1]: r["event"] for r in records}
@@ -92,7 +92,8 @@ def test_controller_down_is_an_error_event_not_a_crash(clean: SlurmCluster,
     # a configuration naming a controller port where nothing listens
     conf = tmp_path / "slurm.conf"
     conf.write_text(clean.conf.read_text().replace("SlurmctldPort=6817", "SlurmctldPort=6899"))
-    events = run_worker(tmp_path, SlurmCluster(clean.home, conf), plugin_config="timeout = 3")
+    events = run_worker(tmp_path, SlurmCluster(clean.home, conf), plugin_config="timeout = 3",
+                        exit_code=6)  # a local run whose tasks sent only errors
     for mode, event in events.items():
         assert "queues" not in event, mode
         command = "sinfo --json" if mode == "json" else "sinfo -h -N"
