@@ -37,7 +37,11 @@ def main(root: Path) -> None:
     offload.mkdir(parents=True)
     (root / "config.toml").write_text(f"""\
 # Demo configuration: short periods so the whole demo takes seconds.
+[worker]
+min_interval = 0.5  # the admin's floor on every handler's waits (default 5 s)
+
 [plugins.frames-monitor]
+root = "{frames}"   # a task may scan this folder (and below) without allowed_roots
 min_period = 0
 period = 0.5
 
