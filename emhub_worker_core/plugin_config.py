@@ -34,11 +34,12 @@ def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:
                             f"{_did_you_mean(name, installed)}; installed: "
                             f"{', '.join(installed) or 'none'}")
             continue
-        if info.status == STATUS_DISABLED or info.settings is None:
+        declared = None if info.status == STATUS_DISABLED else plugins.declared_settings(name)
+        if declared is None:
             continue  # nothing declared (or not loaded): nothing to check against
         for key in sorted(table):
-            if key not in info.settings:
-                known = sorted(info.settings)
+            if key not in declared:
+                known = sorted(declared)
                 problems.append(f"{where}: plugins.{name}.{key}: unknown key"
                                 f"{_did_you_mean(key, known)}; {name} reads: "
                                 f"{', '.join(known) or 'no settings'}")

@@ -39,8 +39,6 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     status: str = STATUS_OK
     error: Optional[str] = None
-    #: keys of ``[plugins.<name>]`` the plugin declares (``None``: it declares none)
-    settings: Optional[dict[str, str]] = None
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
@@ -90,6 +88,7 @@ class PluginSet:
         self.pins = dict(pins or {})
         self.infos: dict[str, PluginInfo] = {}
         self.claims: list[Claim] = []
+        self._settings: dict[str, Optional[dict[str, str]]] = {}  # declared_settings, asked once
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self, refs: Iterable[EntryPointRef] | None = None) -> None:
@@ -155,7 +154,6 @@ class PluginSet:
                                 f"registration failed: {type(exc).__name__}: {exc}", exc)
         self.claims.extend(claims)
         info.tasks = sorted({c.key for c in claims})
-        info.settings = self._declared_settings(name)
         return info
 
     def worker_specs(self) -> dict[str, Any]:
@@ -195,7 +193,17 @@ class PluginSet:
                 merged[key], owner[key] = value, name
         return merged
 
-    def _declared_settings(self, name: str) -> Optional[dict[str, str]]:
+    def declared_settings(self, name: str) -> Optional[dict[str, str]]:
+        """The keys of ``[plugins.<name>]`` the plugin declares (``None``: it declares none).
+
+        Asked only when a configuration is checked (``run``, ``check``), not to list
+        plugins: a plugin's answer may import its settings module.
+        """
+        if name not in self._settings:
+            self._settings[name] = self._ask_settings(name)
+        return self._settings[name]
+
+    def _ask_settings(self, name: str) -> Optional[dict[str, str]]:
         """The plugin's ``emworker_plugin_settings`` answer; a broken one is logged."""
         for impl in self.pm.hook.emworker_plugin_settings.get_hookimpls():
             if impl.plugin_name != name:
