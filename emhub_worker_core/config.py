@@ -149,7 +149,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
     file_path: Optional[Path] = Path(path) if path is not None else None
     if file_path is None:
         file_path = next((p for p in candidate_paths(env) if p.is_file()), None)
-    data = _read_file(file_path) if file_path is not None else {}
+    data = read_toml(file_path) if file_path is not None else {}
     config = Config(path=file_path, values={section: {} for section in SECTIONS})
     # file order, so problems are reported in the order a reader meets them
     order = [name for name in data if name not in SECTIONS or isinstance(data[name], dict)]
@@ -225,15 +225,17 @@ _AFTER_ENV: dict[str, Callable[[dict[str, Any], Mapping[str, str]], None]] = {
     "emhub": _emhub_password_precedence}
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_toml(path: str | os.PathLike[str], what: str = "configuration file") -> dict[str, Any]:
+    """A TOML file's tables; every way it cannot be read is a :class:`ConfigError` in words
+    (``what`` names the kind of file: configuration file, tasks file)."""
     try:
         with open(path, "rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)
             return data
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
+        raise ConfigError(f"{path}: is a folder, not a {what}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:

@@ -35,7 +35,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Optional
 
-from .._compat import tomllib
+from ..config import read_toml
 from ..errors import ConfigError, TaskError
 from ..events import EncodedEvent
 from ..services import EMhubServices, InMemoryServices
@@ -70,19 +70,7 @@ def read_tasks_file(path: Path) -> tuple[list[Any], dict[str, Any]]:
     :class:`ConfigError` (naming the file and key) for what cannot be meant: a folder,
     an unknown table (``[[task]]``), two tasks with the same ``id``.
     """
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: tasks file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a tasks file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, "tasks file")
     for key in data:
         if key not in TOP_LEVEL:
             hint = " (did you mean [[tasks]]?)" if key in ("task", "Tasks", "TASKS") else ""
