@@ -123,15 +123,21 @@ class Lister(TaskHandler):
                      "elapsed": 0.1})
 
 
-def test_an_interrupted_snapshot_task_repeats_its_snapshot_fields() -> None:
-    source = MemorySource([Task("1-0", "lister", {})], exhaust=False)
-    host = Host(router(lister=Lister), grace_period=5)
+def stop_after_first_event(host: Host, source: MemorySource) -> None:
+    """Run ``host`` in a thread and ask it to stop once ``source`` got an event (≤ 10 s)."""
     thread = threading.Thread(target=host.run, args=(source,))
     thread.start()
-    while not source.events:
+    deadline = time.monotonic() + 10
+    while not source.events and time.monotonic() < deadline:
         time.sleep(0.01)
     host.request_stop()
     thread.join(10)
+    assert not thread.is_alive(), "the host did not stop"
+
+
+def test_an_interrupted_snapshot_task_repeats_its_snapshot_fields() -> None:
+    source = MemorySource([Task("1-0", "lister", {})], exhaust=False)
+    stop_after_first_event(Host(router(lister=Lister), grace_period=5), source)
     last = source.of("1-0")[-1]
     assert last["interrupted"] == 1 and last["maxlen"] == 2 and "elapsed" not in last
     assert json.loads(str(last["entries"])) == [{"name": "S1"}]
@@ -172,13 +178,7 @@ def test_a_handler_event_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(supervisor, "encode_event", again)
     source = MemorySource([Task("1-0", "lister", {})], exhaust=False)
-    host = Host(router(lister=Lister), grace_period=5)
-    thread = threading.Thread(target=host.run, args=(source,))
-    thread.start()
-    while not source.events:
-        time.sleep(0.01)
-    host.request_stop()
-    thread.join(10)
+    stop_after_first_event(Host(router(lister=Lister), grace_period=5), source)
     assert "entries" in source.of("1-0")[0]
 
 
