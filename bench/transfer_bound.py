@@ -1,0 +1,161 @@
+"""How close to ``cp -r`` can a copy that re-reads every byte from storage get here?
+
+The ``large`` part of ``transfer_bench.py`` (12 movies) copied by methods that do the
+least an honest check allows, next to ``cp -r`` and the plugin, all interleaved in one
+loop with the same fair timing (fresh source, caches dropped, final ``sync`` inside,
+empty-session start-up subtracted; see :mod:`transfer_bench`):
+
+* ``minimal``   4 threads: read + BLAKE3 + write, ``fsync``, drop the pages, read back
+                + BLAKE3 (no rename, manifest, settle or source removal);
+* ``direct``    the same with ``O_DIRECT`` writes and read-back (no page cache for the
+                copy at all; aligned anonymous buffers);
+* ``ours``      the plugin's engine with its defaults;
+* ``ours-size`` the engine with ``verify = "size"`` (no read-back).
+
+``cp -r`` moves every byte through the disk twice (read, write); a check from storage
+adds a third pass. The ratios of ``minimal`` and ``direct`` are what the plugin could
+reach at best with that check on this machine.
+
+Usage: ``.venv/bin/python bench/transfer_bound.py [--repeat 3] [--movies 12]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import mmap
+import os
+import queue
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Callable
+
+import blake3
+
+sys.path.insert(0, str(Path(__file__).parent))
+import transfer_bench as bench  # noqa: E402  (the shared fair timing)
+
+CHUNK = 8 << 20
+_local = threading.local()
+
+
+def _buffer() -> mmap.mmap:
+    """Page-aligned (anonymous mapping: no file behind it, so no SIGBUS)."""
+    buf: mmap.mmap | None = getattr(_local, "buffer", None)
+    if buf is None:
+        buf = _local.buffer = mmap.mmap(-1, CHUNK)
+    return buf
+
+
+def _read_back(fd: int, size: int, view: memoryview) -> bytes:
+    hasher, offset = blake3.blake3(), 0
+    while offset < size:
+        got = os.preadv(fd, [view], offset)
+        if got == 0:
+            break
+        hasher.update(view[:min(got, size - offset)])
+        offset += got
+    return hasher.digest()
+
+
+def copy_minimal(src: str, dst: str) -> None:
+    view, hasher = memoryview(_buffer()), blake3.blake3()
+    src_fd = os.open(src, os.O_RDONLY)
+    dst_fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        size = os.fstat(src_fd).st_size
+        while got := os.readv(src_fd, [view]):
+            hasher.update(view[:got])
+            os.write(dst_fd, view[:got])
+        os.fsync(dst_fd)
+        os.posix_fadvise(dst_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if _read_back(dst_fd, size, view) != hasher.digest():
+            raise RuntimeError(f"{dst}: checksum differs")
+    finally:
+        os.close(src_fd)
+        os.close(dst_fd)
+
+
+def copy_direct(src: str, dst: str) -> None:
+    view, hasher = memoryview(_buffer()), blake3.blake3()
+    src_fd = os.open(src, os.O_RDONLY)
+    dst_fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o644)
+    try:
+        size, offset = os.fstat(src_fd).st_size, 0
+        while offset < size:
+            got = os.readv(src_fd, [view])
+            if got == 0:
+                raise RuntimeError(f"{src} was truncated")
+            hasher.update(view[:got])
+            padded = (got + 4095) & ~4095  # O_DIRECT writes whole blocks
+            view[got:padded] = bytes(padded - got)
+            os.pwrite(dst_fd, view[:padded], offset)
+            offset += got
+        os.ftruncate(dst_fd, size)
+        os.fsync(dst_fd)
+        if _read_back(dst_fd, size, view) != hasher.digest():
+            raise RuntimeError(f"{dst}: checksum differs")
+    finally:
+        os.close(src_fd)
+        os.close(dst_fd)
+
+
+def threaded(copy: Callable[[str, str], None], workers: int = 4) -> bench.Method:
+    def run(src: Path, dst: Path) -> None:
+        jobs: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        for folder, _dirs, names in os.walk(src):
+            target = str(dst) + folder[len(str(src)):]
+            os.makedirs(target, exist_ok=True)
+            for name in names:
+                jobs.put((os.path.join(folder, name), os.path.join(target, name)))
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            while True:
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    copy(*job)
+                except BaseException as exc:  # re-raised below: a failed copy is no timing
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--movies", type=int, default=12)
+    parser.add_argument("--movie-mb", type=int, default=136)
+    parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-bound"))
+    args = parser.parse_args()
+    bench.METHODS = {"cp -r": bench.cp_r, "minimal": threaded(copy_minimal),
+                     "direct": threaded(copy_direct), "ours": bench.ours(),
+                     "ours-size": bench.ours(verify="size")}
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "empty").mkdir(parents=True)
+    try:
+        bench.build_large(work / "large", args.movies, args.movie_mb)
+        cold = bench.drop_caches()
+        print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "
+              f"median of {args.repeat}; methods interleaved per round")
+        results = bench.measure({"large": work / "large"}, work, args.repeat)
+        bench.report("large", work / "large", results["large"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
