@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 import blake3
+from emworker_session_transfer.checksum import file_digest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import transfer_bench as bench  # noqa: E402  (the shared fair timing)
@@ -51,29 +52,17 @@ def _buffer() -> mmap.mmap:
     return buf
 
 
-def _read_back(fd: int, size: int, view: memoryview) -> bytes:
-    hasher, offset = blake3.blake3(), 0
-    while offset < size:
-        got = os.preadv(fd, [view], offset)
-        if got == 0:
-            break
-        hasher.update(view[:min(got, size - offset)])
-        offset += got
-    return hasher.digest()
-
-
 def copy_minimal(src: str, dst: str) -> None:
     view, hasher = memoryview(_buffer()), blake3.blake3()
     src_fd = os.open(src, os.O_RDONLY)
     dst_fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        size = os.fstat(src_fd).st_size
         while got := os.readv(src_fd, [view]):
             hasher.update(view[:got])
             os.write(dst_fd, view[:got])
         os.fsync(dst_fd)
         os.posix_fadvise(dst_fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if _read_back(dst_fd, size, view) != hasher.digest():
+        if file_digest(dst_fd, "blake3", _buffer())[0] != hasher.hexdigest():
             raise RuntimeError(f"{dst}: checksum differs")
     finally:
         os.close(src_fd)
@@ -98,7 +87,7 @@ def copy_direct(src: str, dst: str, fsync: bool = True) -> None:
         os.ftruncate(dst_fd, size)
         if fsync:
             os.fsync(dst_fd)
-        if _read_back(dst_fd, size, view) != hasher.digest():
+        if file_digest(dst_fd, "blake3", _buffer())[0] != hasher.hexdigest():
             raise RuntimeError(f"{dst}: checksum differs")
     finally:
         os.close(src_fd)
