@@ -1,24 +1,31 @@
 """How close to ``cp -r`` can a copy that re-reads every byte from storage get here?
 
-The ``large`` part of ``transfer_bench.py`` (12 movies) copied by methods that do the
-least an honest check allows, next to ``cp -r`` and the plugin, all interleaved in one
-loop with the same fair timing (fresh source, caches dropped, final ``sync`` inside,
-empty-session start-up subtracted; see :mod:`transfer_bench`):
+The ``large`` (12 movies) and ``small`` (3000 xml/jpg files) parts of
+``transfer_bench.py`` copied by methods that do the least an honest check allows, next to
+``cp -r`` and the plugin, each part's methods interleaved in one loop with the same fair
+timing (fresh source, caches dropped, final ``sync`` inside, empty-session start-up
+subtracted; see :mod:`transfer_bench`):
 
+* ``cp+read-back`` ``cp -r``, ``sync``, then every copied file's pages dropped and the
+                file read once from storage by 4 threads, no checksum: the floor of any
+                copy checked from storage after it is made (both parts);
 * ``minimal``   4 threads: read + BLAKE3 + write, ``fsync``, drop the pages, read back
                 + BLAKE3 (no rename, manifest, settle or source removal);
 * ``direct``    the same with ``O_DIRECT`` writes and read-back (no page cache for the
                 copy at all; aligned anonymous buffers);
 * ``direct-group`` ``O_DIRECT`` without the ``fsync`` per file: the read-back gets what
                 the device returns, one ``syncfs`` at the end makes the group durable;
-* ``ours``      the plugin's engine with its defaults;
-* ``ours-size`` the engine with ``verify = "size"`` (no read-back).
+* ``ours``      the plugin's engine with its defaults (both parts);
+* ``ours-size`` the engine with ``verify = "size"`` (no read-back; both parts).
+
+``minimal``, ``direct`` and ``direct-group`` run on the movies only.
 
 ``cp -r`` moves every byte through the disk twice (read, write); a check from storage
 adds a third pass. The ratios of ``minimal`` and ``direct`` are what the plugin could
 reach at best with that check on this machine.
 
-Usage: ``.venv/bin/python bench/transfer_bound.py [--repeat 3] [--movies 12]``
+Usage: ``.venv/bin/python bench/transfer_bound.py [--repeat 3] [--parts large,small]
+[--movies 12] [--small 3000]``
 """
 
 from __future__ import annotations
@@ -94,39 +101,75 @@ def copy_direct(src: str, dst: str, fsync: bool = True) -> None:
         os.close(dst_fd)
 
 
-def threaded(copy: Callable[[str, str], None], workers: int = 4,
-             sync_each: bool = True) -> bench.Method:
+def read_from_storage(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean after the sync
+        view = memoryview(_buffer())
+        while os.readv(fd, [view]):
+            pass
+    finally:
+        os.close(fd)
+
+
+def in_threads(work: Callable[..., None], jobs: list[tuple[str, ...]],
+               workers: int = 4) -> None:
+    """``work(*job)`` for every job, ``workers`` at a time; the first failure re-raised."""
+    todo: queue.SimpleQueue[tuple[str, ...]] = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:  # every job taken: this thread is done
+                return
+            try:
+                work(*job)
+            except BaseException as exc:  # re-raised below: a failed copy is no timing
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=drain) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def file_pairs(src: Path, dst: Path) -> list[tuple[str, str]]:
+    """(source, destination) of every file under ``src``; destination folders made."""
+    pairs = []
+    for folder, _dirs, names in os.walk(src):
+        target = str(dst) + folder[len(str(src)):]
+        os.makedirs(target, exist_ok=True)
+        pairs += [(os.path.join(folder, n), os.path.join(target, n)) for n in names]
+    return pairs
+
+
+def cp_read_back(src: Path, dst: Path) -> None:
+    bench.cp_r(src, dst)
+    os.sync()
+    in_threads(read_from_storage, [(d,) for _s, d in file_pairs(src, dst)])
+
+
+def threaded(copy: Callable[[str, str], None], sync_each: bool = True) -> bench.Method:
     def run(src: Path, dst: Path) -> None:
-        jobs: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        for folder, _dirs, names in os.walk(src):
-            target = str(dst) + folder[len(str(src)):]
-            os.makedirs(target, exist_ok=True)
-            for name in names:
-                jobs.put((os.path.join(folder, name), os.path.join(target, name)))
-        errors: list[BaseException] = []
-
-        def work() -> None:
-            while True:
-                try:
-                    job = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    copy(*job)
-                except BaseException as exc:  # re-raised below: a failed copy is no timing
-                    errors.append(exc)
-                    return
-
-        threads = [threading.Thread(target=work) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        in_threads(copy, file_pairs(src, dst))
         if not sync_each:
             os.sync()  # the group's data and metadata, one flush (syncfs in the plugin)
     return run
+
+
+BOTH: dict[str, bench.Method] = {"cp -r": bench.cp_r, "cp+read-back": cp_read_back}
+MOVIES_ONLY: dict[str, bench.Method] = {
+    "minimal": threaded(copy_minimal), "direct": threaded(copy_direct),
+    "direct-group": threaded(partial(copy_direct, fsync=False), sync_each=False)}
+PLUGIN: dict[str, bench.Method] = {"ours": bench.ours(), "ours-size": bench.ours(verify="size")}
 
 
 def main() -> None:
@@ -134,24 +177,29 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--movies", type=int, default=12)
     parser.add_argument("--movie-mb", type=int, default=136)
+    parser.add_argument("--small", type=int, default=3000)
+    parser.add_argument("--parts", default="large,small")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-bound"))
     args = parser.parse_args()
-    bench.METHODS = {"cp -r": bench.cp_r, "minimal": threaded(copy_minimal),
-                     "direct": threaded(copy_direct),
-                     "direct-group": threaded(partial(copy_direct, fsync=False),
-                                              sync_each=False),
-                     "ours": bench.ours(),
-                     "ours-size": bench.ours(verify="size")}
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     (work / "empty").mkdir(parents=True)
     try:
-        bench.build_large(work / "large", args.movies, args.movie_mb)
         cold = bench.drop_caches()
         print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "
               f"median of {args.repeat}; methods interleaved per round")
-        results = bench.measure({"large": work / "large"}, work, args.repeat)
-        bench.report("large", work / "large", results["large"])
+        for part in args.parts.split(","):
+            if part == "large":
+                bench.build_large(work / part, args.movies, args.movie_mb)
+                bench.METHODS = {**BOTH, **MOVIES_ONLY, **PLUGIN}
+            elif part == "small":
+                bench.build_small(work / part, args.small)
+                bench.METHODS = {**BOTH, **PLUGIN}
+            else:
+                parser.error(f"unknown part {part!r}: large, small")
+            results = bench.measure({part: work / part}, work, args.repeat)
+            bench.report(part, work / part, results[part])
+            shutil.rmtree(work / part)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
