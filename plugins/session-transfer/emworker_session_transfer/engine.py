@@ -59,6 +59,10 @@ class StepResult:
 
 
 Group = list[tuple[Candidate, Copied]]
+# A group also closes at this many bytes: while a backlog of movies copies, their sources
+# leave the share (an unlink of a large file waits on the journal) and EMhub hears of them
+# as they go, not once per `batch` movies.
+GROUP_BYTES = 512 << 20
 
 
 class SessionTransfer:
@@ -194,6 +198,7 @@ class SessionTransfer:
         todo = iter(ready)
         inflight, more = 0, True
         group: Group = []
+        group_bytes = 0
         try:
             while True:
                 while more and inflight < window:
@@ -212,11 +217,13 @@ class SessionTransfer:
                 self.settle.forget(cand.rel)
                 if error is None:
                     group.append((cand, copied))
+                    group_bytes += copied.size
                 else:
                     self._note_failure(cand, error, result)
-                if group and (len(group) >= self.settings.batch or inflight == 0):
+                if group and (len(group) >= self.settings.batch or inflight == 0
+                              or group_bytes >= GROUP_BYTES):
                     self._commit(group, dirs, result, on_batch)
-                    group = []
+                    group, group_bytes = [], 0
         finally:
             self.pool.cancel_queued(False)
             for _cand, copied in group:  # only left by an exception: not trusted

@@ -151,3 +151,26 @@ def test_stop_request_drops_copies_not_started(engine: SessionTransfer) -> None:
     recorded = set(engine.manifest.entries)
     on_disk = {p.name for p in engine.dest.iterdir() if p.is_file()}
     assert recorded == on_disk  # whatever was copied is recorded, nothing half done
+
+
+def test_a_backlog_of_movies_is_recorded_and_moved_in_byte_capped_groups(
+        engine: SessionTransfer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 6 movies of 400 kB, groups capped at 1 MB: the sources leave the share and EMhub
+    # hears of them every 3 movies, not once at the end of the backlog (batch is 128)
+    monkeypatch.setattr(engine_module, "GROUP_BYTES", 1_000_000)
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    for i in range(6):
+        write(engine.frames / f"FoilHole_{i}_fractions.tiff", 400_000)
+    engine.scan()
+    clock.advance(30)
+    ready, _ = engine.scan()
+    batches: list[tuple[int, int]] = []
+    left_at_each: list[int] = []
+
+    def on_batch(files: int, movies: int) -> None:
+        batches.append((files, movies))
+        left_at_each.append(len(list(engine.frames.iterdir())))
+    result = engine.transfer(ready, on_batch)
+    assert result.new_movies == 6 and result.errors == []
+    assert batches == [(3, 3), (3, 3)]
+    assert left_at_each == [3, 0]  # each group's sources gone before EMhub hears of it
