@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from emworker_session_transfer import engine as engine_module
-from emworker_session_transfer.engine import SessionTransfer
+from emworker_session_transfer.engine import Candidate, SessionTransfer
 from emworker_session_transfer.settings import TransferSettings
 from emworker_session_transfer.settle import SettleTracker
 from emworker_session_transfer.testkit import FakeClock, write
@@ -39,6 +39,14 @@ def engine(tmp_path: Path) -> SessionTransfer:
 
 def names(ready: list) -> list[str]:  # type: ignore[type-arg]
     return [c.rel for c in ready]
+
+
+def settled(engine: SessionTransfer) -> list[Candidate]:
+    """The files ready after a first sighting and the quiet period (30 s)."""
+    clock: FakeClock = engine.clock  # type: ignore[assignment]
+    engine.scan()
+    clock.advance(30)
+    return engine.scan()[0]
 
 
 def test_growing_file_is_transferred_once_it_settles(engine: SessionTransfer) -> None:
@@ -117,11 +125,8 @@ def test_vanished_between_listing_and_stat(engine: SessionTransfer,
 
 
 def test_vanished_after_settling_is_skipped_without_error(engine: SessionTransfer) -> None:
-    clock: FakeClock = engine.clock  # type: ignore[assignment]
     write(engine.frames / "x.jpg", 100)
-    engine.scan()
-    clock.advance(30)
-    ready, _ = engine.scan()
+    ready = settled(engine)
     (engine.frames / "x.jpg").unlink()
     result = engine.transfer(ready, lambda f, m: None)
     assert result.new_files == 0 and result.errors == []
@@ -135,12 +140,9 @@ def test_hidden_and_symlinked_files_are_ignored(engine: SessionTransfer) -> None
 
 
 def test_stop_request_drops_copies_not_started(engine: SessionTransfer) -> None:
-    clock: FakeClock = engine.clock  # type: ignore[assignment]
     for i in range(40):
         write(engine.frames / f"f{i:02d}.xml", 100)
-    engine.scan()
-    clock.advance(30)
-    ready, _ = engine.scan()
+    ready = settled(engine)
     calls = {"n": 0}
 
     def stopping() -> bool:
@@ -158,12 +160,9 @@ def test_a_backlog_of_movies_is_recorded_and_moved_in_byte_capped_groups(
     # 6 movies of 400 kB, groups capped at 1 MB: the sources leave the share and EMhub
     # hears of them every 3 movies, not once at the end of the backlog (batch is 128)
     monkeypatch.setattr(engine_module, "GROUP_BYTES", 1_000_000)
-    clock: FakeClock = engine.clock  # type: ignore[assignment]
     for i in range(6):
         write(engine.frames / f"FoilHole_{i}_fractions.tiff", 400_000)
-    engine.scan()
-    clock.advance(30)
-    ready, _ = engine.scan()
+    ready = settled(engine)
     batches: list[tuple[int, int]] = []
     left_at_each: list[int] = []
 
