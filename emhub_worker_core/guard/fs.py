@@ -85,6 +85,12 @@ def open_dir(path: Union[StrPath, Sequence[str]], *, root: StrPath, create: bool
 def open_regular(dir_fd: int, name: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
     """Open ``name`` in ``dir_fd`` with ``O_NOFOLLOW``; a link, FIFO, device or folder is
     refused (:class:`NotRegular`, or ``OSError`` ELOOP for a link)."""
+    return open_regular_stat(dir_fd, name, flags, mode)[0]
+
+
+def open_regular_stat(dir_fd: int, name: str, flags: int = os.O_RDONLY,
+                      mode: int = 0o644) -> tuple[int, os.stat_result]:
+    """:func:`open_regular`, and the ``fstat`` of what was opened."""
     fd = os.open(name, flags | FILE_FLAGS, mode, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
@@ -94,7 +100,7 @@ def open_regular(dir_fd: int, name: str, flags: int = os.O_RDONLY, mode: int = 0
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise NotRegular(errno.EINVAL, f"{name!r} is not a regular file")
-    return fd
+    return fd, st
 
 
 def unlink_same(dir_fd: int, name: str, dev: int, ino: int, *,
