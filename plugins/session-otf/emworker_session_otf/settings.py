@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.guard import DEFAULT_MOVIE_SUFFIXES, MovieRule
 
 SECTION = "[plugins.session-otf]"
-DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,19 @@ class OtfSettings:
             except (TypeError, ValueError):
                 raise ConfigError(f"{SECTION} {key}: bad value {value!r}") from None
         settings = cls(**values)
+        try:  # the one movie rule, as session-transfer moves and frames-monitor counts
+            _ = settings.movie_rule
+        except ValueError as exc:
+            raise ConfigError(f"{SECTION} {exc}") from None
         if settings.min_movies < 1 or settings.retries < 0 or settings.log_tail_lines < 0:
             raise ConfigError(f"{SECTION}: min_movies >= 1, retries >= 0, log_tail_lines >= 0")
         if settings.period < 0 or settings.quiet_seconds < 0 or settings.end_after_idle <= 0:
             raise ConfigError(f"{SECTION}: period/quiet_seconds >= 0, end_after_idle > 0")
         return settings
 
+    @cached_property
+    def movie_rule(self) -> MovieRule:
+        return MovieRule(self.movie_suffixes)
+
     def is_movie(self, rel_path: str) -> bool:
-        return rel_path.endswith(self.movie_suffixes)
+        return self.movie_rule(rel_path)
