@@ -167,4 +167,25 @@ class FakeRunner:
 
 
 __all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
-           "make_task", "run_handler", "run_task"]
+           "make_task", "run_handler", "run_task", "as_unprivileged", "UNPRIVILEGED_UID"]
+
+
+#: The account :func:`as_unprivileged` runs as (``nobody`` on Debian).
+UNPRIVILEGED_UID = 65534
+
+
+def as_unprivileged(argv: Sequence[str]) -> None:
+    """Run ``argv`` (say ``["ln", "-s", target, link]``) as an unprivileged account, the
+    way a microscope PC or a job user plants names and links: with ``setpriv`` to uid/gid
+    65534 and no groups when the test runs as root (a link root made itself would be
+    trusted where one of a stranger's is not), as the test's own user otherwise. Raises
+    ``subprocess.CalledProcessError`` if it fails (the folder must be writable by that
+    account: ``os.chown(folder, UNPRIVILEGED_UID, UNPRIVILEGED_UID)``)."""
+    import os
+    import subprocess
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}",
+                  "--clear-groups"]
+    subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
