@@ -13,10 +13,13 @@ The four built-in plugins test themselves with this kit.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .errors import CommandNotFound
 from .events import EncodedEvent
@@ -167,7 +170,8 @@ class FakeRunner:
 
 
 __all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
-           "make_task", "run_handler", "run_task", "as_unprivileged", "UNPRIVILEGED_UID"]
+           "make_task", "run_handler", "run_task", "as_unprivileged", "UNPRIVILEGED_UID",
+           "reachable_tmp_dir"]
 
 
 #: The account :func:`as_unprivileged` runs as (``nobody`` on Debian).
@@ -189,3 +193,16 @@ def as_unprivileged(argv: Sequence[str]) -> None:
         prefix = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}",
                   "--clear-groups"]
     subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def reachable_tmp_dir() -> Iterator[Path]:
+    """A fresh temporary folder every account can reach (0755; pytest's ``tmp_path`` is
+    under a 0700 folder when the suite runs as root), removed with all in it afterwards.
+    Give the parts a stranger writes to :data:`UNPRIVILEGED_UID` with ``os.chown``."""
+    folder = Path(tempfile.mkdtemp(prefix="emworker-test-"))
+    try:
+        folder.chmod(0o755)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
