@@ -144,6 +144,27 @@ def test_files_vanishing_mid_scan(tmp_path: Path) -> None:
     assert result.problems == []
 
 
+def test_folder_swapped_for_a_link_between_stat_and_listing_is_not_listed(
+        tmp_path: Path) -> None:
+    share = tmp_path / "share"
+    data = epu_session(share)
+    outside = tmp_path / "outside"
+    for i in range(4):
+        make(outside / f"FoilHole_9{i}_Data_1_2_20240301_102000_fractions.tiff", 10)
+
+    def stat_then_swap(path: Any, **kwargs: Any) -> os.stat_result:
+        st = os.stat(path, **kwargs)
+        if str(path) == str(data):   # a folder when checked, a link when listed
+            data.rename(tmp_path / "moved-away")
+            data.symlink_to(outside)
+        return st
+
+    result = TreeScanner(share, MovieRule(), threads=0, stat=stat_then_swap).scan()
+    s1 = {e.name: e for e in result.entries}["S00301_grid1"]
+    assert s1.movies == 0, "the files behind the link were counted"
+    assert any(str(data) in p for p in result.problems), result.problems
+
+
 def test_unreadable_folder_is_reported_and_the_rest_scanned(tmp_path: Path) -> None:
     # Tests run as root, for whom chmod 000 blocks nothing: inject the EACCES instead.
     data = epu_session(tmp_path)
