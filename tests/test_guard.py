@@ -135,6 +135,19 @@ def test_open_dir_refuses_a_planted_link_on_the_way(share: Path, tmp_path: Path)
     assert not (tmp_path / "elsewhere" / "x").exists()   # nothing made through the link
 
 
+def test_open_dir_below_a_root_that_is_a_link(tmp_path: Path) -> None:
+    (tmp_path / "mnt" / "data" / "S1").mkdir(parents=True)
+    (tmp_path / "data").symlink_to(tmp_path / "mnt" / "data")   # the admin's root is a link
+    for path in (tmp_path / "data" / "S1", tmp_path / "mnt" / "data" / "S1", "S1"):
+        fd = open_dir(path, root=tmp_path / "data")
+        try:
+            assert same_file(os.fstat(fd), os.stat(tmp_path / "mnt" / "data" / "S1"))
+        finally:
+            os.close(fd)
+    fd = open_dir(tmp_path / "data", root=tmp_path / "data")
+    os.close(fd)
+
+
 def test_open_dir_creates_and_refuses_bad_components(tmp_path: Path) -> None:
     fd = open_dir("a/b/c", root=tmp_path, create=True)
     try:

@@ -43,13 +43,7 @@ def relative_parts(path: Union[StrPath, Sequence[str]], root: StrPath) -> list[s
     if isinstance(path, (str, os.PathLike)):
         text = os.fspath(path)
         if os.path.isabs(text):
-            root_text = os.path.normpath(os.fspath(root))
-            rel = os.path.relpath(os.path.normpath(text), root_text)
-            if rel == ".":
-                return []
-            if rel.split("/")[0] == "..":
-                raise PathRefused(f"{text!r} is not below {root_text}")
-            text = rel
+            text = _below(os.path.normpath(text), os.fspath(root))
         parts = [p for p in text.split("/") if p not in ("", ".")]
     else:
         parts = list(path)
@@ -57,6 +51,16 @@ def relative_parts(path: Union[StrPath, Sequence[str]], root: StrPath) -> list[s
         if not part or part in (".", "..") or "/" in part or has_control(part):
             raise PathRefused(f"unsafe path component {part!r}")
     return parts
+
+
+def _below(path: str, root: str) -> str:
+    """``path`` relative to ``root`` as written or as resolved (a configured root may be a
+    link, and :func:`~emhub_worker_core.guard.confine` returns resolved paths)."""
+    for base in (os.path.normpath(root), os.path.realpath(root)):
+        rel = os.path.relpath(path, base)
+        if rel.split("/")[0] != "..":
+            return "" if rel == "." else rel
+    raise PathRefused(f"{path!r} is not below {root}")
 
 
 def open_dir(path: Union[StrPath, Sequence[str]], *, root: StrPath, create: bool = False,

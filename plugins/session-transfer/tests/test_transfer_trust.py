@@ -211,3 +211,14 @@ def test_a_frames_folder_claim_survives_a_restart_and_is_per_folder(tree: Tree,
         assert not result.errors and not result.done, result.events
     claims = sorted(p.name.split(".")[0] for p in (state / "frames-claims").iterdir())
     assert claims == ["S00301_grid1", "S00302"]
+
+
+def test_roots_configured_through_links_still_work(tree: Tree) -> None:
+    """The admin's roots may be links (/data -> /mnt/data): only what is below is checked."""
+    frames_link, raw_link = tree.root / "frames-link", tree.root / "raw-link"
+    frames_link.symlink_to(tree.frames_root)
+    raw_link.symlink_to(tree.raw_root)
+    result = run(tree, iterations=None, services=session_services(frames_link, raw_link))
+    assert result.last["done"] == 1 and "error" not in result.last, result.last
+    for rel, digest in tree.files.items():
+        assert sha256(tree.dest / rel) == digest, rel
