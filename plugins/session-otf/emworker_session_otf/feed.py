@@ -13,6 +13,8 @@ rewritten only when it changed.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,9 @@ from typing import Callable
 
 FEED_NAME = "movies.txt"
 END_MARKER = "#END"
+#: A control character anywhere in a path could break or forge a feed line (``\n``, ``\r``);
+#: such a path is refused, and named in an error event.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -38,23 +43,41 @@ class SettledMovies:
         self._seen: dict[str, _Sighting] = {}
         self.settled: dict[str, float] = {}  # path -> when we saw it settle
         self.last_change = clock()
+        #: what the last scan could not feed, in words (unreadable folders, refused names)
+        self.problems: list[str] = []
+
+    def _refused(self, path: str, why: str) -> None:
+        self.problems.append(f"{path!r}: {why}")
 
     def scan(self) -> list[str]:
         """Absolute paths that settled since the last scan, oldest sighting first."""
         now = self.clock()
         new: list[tuple[float, str]] = []
         present: set[str] = set()
-        for folder, dirs, names in os.walk(self.raw):
+        self.problems = []
+        for folder, dirs, names in os.walk(
+                self.raw, onerror=lambda exc: self._refused(str(exc.filename),
+                                                            f"not read ({exc.strerror})")):
             dirs.sort()
+            for bad in [d for d in dirs if _CONTROL.search(d)]:
+                dirs.remove(bad)
+                self._refused(os.path.join(folder, bad), "control character in the name")
             for name in sorted(names):
                 path = os.path.join(folder, name)
-                if name.startswith(".") or "\n" in name or path in self.settled:
+                if name.startswith(".") or path in self.settled:
                     continue
                 if not self.is_movie(os.path.relpath(path, self.raw)):
                     continue
+                if _CONTROL.search(path):
+                    self._refused(path, "control character in the name")
+                    continue
                 try:
-                    st = os.stat(path)
-                except OSError:
+                    st = os.lstat(path)
+                except OSError as exc:
+                    self._refused(path, f"not read ({exc.strerror})")
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    self._refused(path, "not a regular file (a link is not a movie)")
                     continue
                 present.add(path)
                 old = self._seen.get(path)
@@ -91,7 +114,8 @@ class MovieFeed:
     def load(self) -> list[str]:
         """What a previous run wrote (movies, and whether it was ended)."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            # "\n" only: a "\r" (refused in names anyway) never splits a line
+            lines = self.path.read_text(encoding="utf-8").split("\n")
         except FileNotFoundError:
             lines = []
         self.movies = [line for line in lines if line and not line.startswith("#")]
@@ -99,17 +123,20 @@ class MovieFeed:
         return self.movies
 
     def extend(self, movies: list[str]) -> None:
+        """Add lines; on a failed write (a full disk) the feed is as it was."""
         if movies:
+            self.write([*self.movies, *movies], self.ended)
             self.movies.extend(movies)
-            self.write()
 
     def end(self) -> None:
         if not self.ended:
+            self.write(self.movies, True)
             self.ended = True
-            self.write()
 
-    def write(self) -> None:
-        lines = [*self.movies, *([END_MARKER] if self.ended else [])]
+    def write(self, movies: list[str] | None = None, ended: bool | None = None) -> None:
+        movies = self.movies if movies is None else movies
+        ended = self.ended if ended is None else ended
+        lines = [*movies, *([END_MARKER] if ended else [])]
         fd, tmp = tempfile.mkstemp(prefix=".movies-", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -13,23 +13,34 @@ from typing import Any, ClassVar
 
 from emhub_worker_core import ConfigError
 
-from .control import OtfSessionHandler
+from .control import NotOurs, OtfSessionHandler
 from .executors import ExecutorError, make_executor
-from .executors.base import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, TERMINAL, UNKNOWN, JobState
+from .executors.base import (
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    TERMINAL,
+    UNKNOWN,
+    JobState,
+    OutcomeUnknown,
+)
 from .feed import MovieFeed, SettledMovies
 from .folder import create_otf_folder
 from .inputs import resolve
-from .launch import build_spec, log_tail
+from .launch import build_spec, check_values, log_tail
 from .paths import PathRefused
 from .record import (
     CREATED,
+    STOPPING,
     SUBMITTING,
     JobRecord,
     RecordError,
     RecordStore,
-    record_from_extra,
     session_lock,
 )
+from .registry import FolderRegistry
 from .settings import OtfSettings
 from .workflow import WorkflowError
 
@@ -55,35 +66,40 @@ class OtfHandler(OtfSessionHandler):
 
     def setup(self) -> None:
         self.record = None
-        self._last_wait: tuple[Any, ...] = ()
         self._unknown_since = 0.0
-        self._dirty = False
+        self._uncertain = ""   # why the last submit may or may not have made a job
+        self._unfed: list[str] = []  # settled, not yet written (the feed write failed)
         self._data_path_set = False
         try:
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period
             self.store = RecordStore(self._state_dir())
+            self.folders = FolderRegistry(self._state_dir())
             self.target = resolve(self.args, self.settings, self.emhub)
-        except (ConfigError, PathRefused, WorkflowError) as exc:
+            check_values(self.target)  # before anything exists
+            self.sid = self.target.session_id
+            self.executor = make_executor(self.target.workflow.executor, self.runner,
+                                          self.target.otf_path, self.settings.command_timeout)
+            self._check_folder()
+        except (ConfigError, PathRefused, WorkflowError, ExecutorError) as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
             return
-        self.sid = self.target.session_id
         self.lock = session_lock(self.sid)
-        self.executor = make_executor(self.target.workflow.executor, self.runner,
-                                                self.target.otf_path,
-                                                self.settings.command_timeout)
         if _truthy(self.args.get("stop")):
             self._stop_job()
             return
         with self.lock:
-            if _truthy(self.args.get("clear")):
-                self._clear()
+            if _truthy(self.args.get("clear")) and not self._clear():
+                return
             try:
                 self.record = self.store.load(self.sid) or \
-                    record_from_extra(self.sid, self.target.otf_extra, self.task_id)
+                    self._adopt(dict(self.target.otf_extra))
             except RecordError as exc:
-                self.done(error=str(exc))
+                self.done(error=f"{exc}; send 'clear' to set it aside")
+                return
+            except NotOurs as exc:
+                self.done(error=f"refused: {exc}; send 'clear' to start again")
                 return
             if self.record is not None and self.record.status in TERMINAL:
                 self._publish()
@@ -91,12 +107,15 @@ class OtfHandler(OtfSessionHandler):
                           msg="this session's OTF job already ended; send 'clear' to run it "
                               "again")
                 return
+            if self.record is not None and self.record.status == STOPPING:
+                self.done(otf_status=STOPPING, job_id=self.record.job_id,
+                          msg="a stop of this session's job is not confirmed yet: send "
+                              "'stop' again")
+                return
             if self.record is not None:
                 self.record.owner_task = self.task_id
                 if self.record.executor and self.record.executor != self.executor.name:
-                    self.executor = make_executor(self.record.executor, self.runner,
-                                                  self.target.otf_path,
-                                                  self.settings.command_timeout)
+                    self.executor = self._executor_for(self.record.executor)
                 self.store.save(self.record)
                 self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
                                  self.record.job_id or "(being submitted)", self.record.status)
@@ -108,18 +127,21 @@ class OtfHandler(OtfSessionHandler):
 
     # -- one step -------------------------------------------------------------------------
     def process(self) -> None:
+        if self._cancelling:
+            self._cancel_step()
+            return
         if self.record is None:
             self._wait_step()
-            return
-        with self.lock:
-            if not self._still_ours():
-                return
-            if self.record.status == SUBMITTING:
-                self._submit()
-            else:
-                self._feed_step()
-                self._track_step()
-        if self._dirty:
+        else:
+            with self.lock:
+                if not self._still_ours():
+                    return
+                if not self.record.job_id:  # created/submitting: no id to ask about
+                    self._resume_submit()
+                else:
+                    self._feed_step()
+                    self._track_step()
+        if self._dirty and not self.finished:
             self._publish()
 
     def _still_ours(self) -> bool:
@@ -129,75 +151,138 @@ class OtfHandler(OtfSessionHandler):
         if current is None or current.owner_task != self.task_id:
             self.done(msg="superseded by another OTF task of this session (clear)")
             return False
-        if current.status == STOPPED:
+        if current.status in (STOPPED, STOPPING):
             self.record = current
-            self.done(otf_status=STOPPED, job_id=current.job_id, msg="stopped")
+            self.done(otf_status=current.status, job_id=current.job_id, msg=current.status)
             return False
         return True
 
     def _wait_step(self) -> None:
-        other = self.store.load(self.sid)
-        if other is not None:  # a stop, or another task of this session, got there first
-            self.record = other if other.status == STOPPED else None
-            self.done(otf_status=other.status, job_id=other.job_id,
-                      msg="stopped" if other.status == STOPPED else
-                      f"task {other.owner_task} runs this session's OTF job")
+        if self._another_task_has_it():
             return
         raw = self.target.raw_path
         if not raw.is_dir():
-            self._progress(otf_status="waiting", msg=f"waiting for the raw folder {raw}")
+            self._report_once(otf_status="waiting", msg=f"waiting for the raw folder {raw}")
             return
         self.movies.scan()
+        self._report_problems()
         settled = len(self.movies.settled)
         if settled < self.settings.min_movies:
-            self._progress(otf_status="waiting", settled_movies=settled,
-                           min_movies=self.settings.min_movies)
+            self._report_once(otf_status="waiting", settled_movies=settled,
+                              min_movies=self.settings.min_movies)
             return
-        now = self.context.clock()
         with self.lock:
-            record = JobRecord(session_id=self.sid, owner_task=self.task_id,
-                               path=str(self.target.otf_path),
-                               workflow=self.target.workflow.name, host=self.target.host,
-                               executor=self.executor.name, created=now, ready_at=now)
-            create_otf_folder(self.target)
-            record.set_status(CREATED, now)
-            self.store.save(record)
-            self.record = record
-            self.feed.load()
-            self.feed.extend(sorted(self.movies.settled, key=lambda p: self.movies.settled[p]))
-            record.movies_fed = len(self.feed.movies)
-            self._publish()
-            self.update({"otf_status": CREATED, "otf_path": record.path,
-                         "movies_fed": record.movies_fed,
-                         "maxlen": self.settings.progress_maxlen})
-            self._submit()
-        if self._dirty:
-            self._publish()
+            # looked at again under the lock: another task of this session (this process),
+            # another host (extra.otf), or a job already queued under this session's name
+            if self._another_task_has_it() or self._another_host_has_it():
+                return
+            self._begin()
 
-    def _progress(self, **fields: Any) -> None:
-        """A waiting event only when something changed: history is not flooded."""
-        key = tuple(sorted(fields.items()))
-        if key != self._last_wait:
-            self._last_wait = key
-            self.update({**fields, "maxlen": self.settings.progress_maxlen})
+    def _another_task_has_it(self) -> bool:
+        other = self.store.load(self.sid)
+        if other is None:
+            return False
+        self.record = other if other.status in (STOPPED, STOPPING) else None
+        self.done(otf_status=other.status, job_id=other.job_id,
+                  msg=other.status if other.status in (STOPPED, STOPPING) else
+                  f"task {other.owner_task} runs this session's OTF job")
+        return True
+
+    def _another_host_has_it(self) -> bool:
+        """EMhub's ``extra.otf`` (re-read now) or the scheduler knows a job of this session."""
+        try:
+            session = self.emhub.get_session(self.sid)
+            extra = session.get("extra") if isinstance(session, dict) else None
+            otf = extra.get("otf") if isinstance(extra, dict) else None
+            adopted = self._adopt(dict(otf)) if isinstance(otf, dict) else None
+            live = self._our_live_jobs()
+        except NotOurs as exc:
+            self.done(error=f"refused: {exc}; send 'clear' to start again")
+            return True
+        except ExecutorError as exc:
+            self._report_once(error=f"cannot ask {self.executor.name} for this session's "
+                                    f"jobs before submitting: {exc}")
+            return True
+        except Exception as exc:  # noqa: BLE001 - EMhub down: wait, never submit blind
+            self._report_once(error=f"cannot re-read session {self.sid} before submitting: "
+                                    f"{exc}")
+            return True
+        if adopted is not None and adopted.status not in TERMINAL:
+            self.done(otf_status=adopted.status, job_id=adopted.job_id,
+                      msg=f"host {adopted.host or '?'} runs this session's OTF job")
+            return True
+        if live:
+            self.done(otf_status=live[0].status, job_id=live[0].job_id,
+                      msg=f"{self.executor.name} already runs job {live[0].job_id} "
+                          f"({live[0].name}) for this session")
+            return True
+        return False
+
+    def _begin(self) -> None:
+        """Make the folder, record it, save the record, submit (caller holds the lock)."""
+        now = self.context.clock()
+        try:
+            params = create_otf_folder(self.target)
+            self.folders.record(self.target)
+        except OSError as exc:  # a full disk: said, and tried again next step
+            self._report_once(error=f"OTF folder {self.target.otf_path} not made: {exc}")
+            return
+        record = JobRecord(session_id=self.sid, owner_task=self.task_id,
+                           path=str(self.target.otf_path),
+                           workflow=self.target.workflow.name, host=self.target.host,
+                           executor=self.executor.name, created=now, ready_at=now,
+                           gain=str(params.get("gain") or ""))
+        record.set_status(CREATED, now)
+        self.store.save(record)
+        self.record = record
+        self.feed.load()
+        self._unfed = sorted(self.movies.settled, key=lambda p: self.movies.settled[p])
+        self._write_feed(record)
+        self._publish()
+        self.update({"otf_status": CREATED, "otf_path": record.path,
+                     "movies_fed": record.movies_fed,
+                     "maxlen": self.settings.progress_maxlen})
+        self._submit()
 
     # -- the job --------------------------------------------------------------------------
+    def _resume_submit(self) -> None:
+        """A record without a job id: find the job by its name, else submit (again)."""
+        record = self.record
+        assert record is not None
+        if record.job_name:
+            try:
+                found = self.executor.find(record.job_name)
+            except ExecutorError as exc:
+                self._report_once(error=f"cannot look up job {record.job_name}: {exc}")
+                return
+            if found:  # submitted, then the id was lost (timeout, odd output, a crash)
+                self._submitted(record, found)
+                return
+        if self._uncertain:
+            why, self._uncertain = self._uncertain, ""
+            self._fail(record, None, f"submit failed: {why}; no job {record.job_name} found")
+            return
+        self._submit()
+
     def _submit(self) -> None:
         record = self.record
         assert record is not None
-        if record.status == SUBMITTING and not record.job_id:
-            found = self.executor.find(record.job_name) if record.job_name else None
-            if found:  # a previous run died between submit and saving the id
-                self._submitted(record, found)
-                return
         record.attempts += 1
         # unique across clears and reruns of the session, stable across restarts (saved)
         record.job_name = f"emworker-otf-{self.sid}-{int(record.created)}-{record.attempts}"
         record.set_status(SUBMITTING, self.context.clock())
         self.store.save(record)  # before the scheduler hears of it
+        self._publish()
         try:
-            spec = build_spec(self.target, record.job_name, self.feed.path)
+            spec = build_spec(self.target, record.job_name, record.gain,
+                              self.settings.job_environment())
             job_id = self.executor.submit(spec)
+        except OutcomeUnknown as exc:  # the job may exist: looked up by name next step
+            self._uncertain = str(exc)
+            self._report_once(otf_status=SUBMITTING, job_name=record.job_name,
+                              error=f"submit not confirmed ({exc}); looking for the job by "
+                                    "its name")
+            return
         except (ExecutorError, WorkflowError, OSError) as exc:
             self._fail(record, None, f"submit failed: {exc}")
             return
@@ -217,22 +302,55 @@ class OtfHandler(OtfSessionHandler):
         self.update({"otf_status": QUEUED, "job_id": job_id, "executor": self.executor.name,
                      "maxlen": self.settings.progress_maxlen})
 
+    def _write_feed(self, record: JobRecord) -> bool:
+        """Append the settled movies not yet written; a failed write keeps them for the
+        next step, says why, and tracking goes on."""
+        if not self._unfed:
+            return False
+        try:
+            self.feed.extend(self._unfed)
+        except OSError as exc:
+            self._report_once(error=f"feed {self.feed.path} not written ({len(self._unfed)} "
+                                    f"movies waiting): {exc}")
+            return False
+        count, self._unfed = len(self._unfed), []
+        record.movies_fed = len(self.feed.movies)
+        self.store.save(record)
+        self._dirty = True
+        self.update({"movies_fed": record.movies_fed, "new_movies": count,
+                     "maxlen": self.settings.progress_maxlen})
+        return True
+
+    def _report_problems(self) -> None:
+        if self.movies.problems:
+            self._report_once(error="not fed: " + "; ".join(self.movies.problems[:5]) +
+                              (f" (and {len(self.movies.problems) - 5} more)"
+                               if len(self.movies.problems) > 5 else ""))
+
     def _feed_step(self) -> None:
         record = self.record
         assert record is not None
-        if not self.target.raw_path.is_dir() or self.feed.ended:
+        if not self.target.raw_path.is_dir():
             return
         new = self.movies.scan()
-        if new:
-            self.feed.extend(new)
-            record.movies_fed = len(self.feed.movies)
-            self.store.save(record)
-            self._dirty = True
-            self.update({"movies_fed": record.movies_fed, "new_movies": len(new),
-                         "maxlen": self.settings.progress_maxlen})
-        elif not self.movies.pending and \
-                self.context.clock() - self.movies.last_change >= self.settings.end_after_idle:
-            self.feed.end()
+        self._report_problems()
+        if self.feed.ended:
+            if new or self._unfed:
+                self._unfed += new
+                self._report_once(error=f"{len(self._unfed)} movies arrived after the feed "
+                                        "was ended (#END); not fed (send 'clear' to process "
+                                        "the session again)")
+            return
+        self._unfed += new
+        if self._write_feed(record) or self._unfed or self.movies.pending:
+            return
+        if self.context.clock() - self.movies.last_change >= self.settings.end_after_idle:
+            try:
+                self.feed.end()
+            except OSError as exc:
+                self._report_once(error=f"feed {self.feed.path}: end marker not written: "
+                                        f"{exc}")
+                return
             record.feed_ended = True
             self.store.save(record)
             self._dirty = True
@@ -245,7 +363,7 @@ class OtfHandler(OtfSessionHandler):
         try:
             state = self.executor.state(record.job_id)
         except ExecutorError as exc:
-            self._progress(error=f"cannot ask {self.executor.name}: {exc}")
+            self._report_once(error=f"cannot ask {self.executor.name}: {exc}")
             return
         now = self.context.clock()
         if state.status == UNKNOWN:
@@ -290,14 +408,15 @@ class OtfHandler(OtfSessionHandler):
         """Report the failure once; resubmit while retries are left."""
         now = self.context.clock()
         record.exit_code, record.ended = exit_code, now
-        record.log_tail = log_tail(record.log, self.settings.log_tail_lines)
+        record.log_tail = log_tail(record.log, self.settings.log_tail_lines) \
+            if record.log else ""
         if record.attempts <= self.settings.retries:
             self.logger.warning("%s; retrying (%d of %d)", message, record.attempts,
                                 self.settings.retries)
             self.update({"otf_status": FAILED, "error": message, "retrying": 1,
                          "exit_code": exit_code, "log_tail": record.log_tail,
                          "maxlen": self.settings.progress_maxlen})
-            record.job_id = ""
+            record.job_id, record.log = "", ""
             self._submit()
             return
         record.set_status(FAILED, now)

@@ -1,10 +1,12 @@
-"""The local job wrapper: ``python -m emworker_session_otf.wrapper DIR -- ARGV...``.
+"""The local job wrapper: ``python -m emworker_session_otf.wrapper --name NAME DIR -- ARGV``.
 
 The local executor starts this in a session of its own, so the job is not ours to lose:
 it survives the worker being SIGKILLed, and a restarted worker re-attaches by PID and
 start time. Since that worker is then not its parent, it cannot wait for the exit status,
 so this wrapper writes it: ``DIR/otf-local-<pid>-<start>.status`` (JSON, written through a
-temporary file and a rename) after the workflow exits. The workflow's output goes to
+temporary file and a rename) after the workflow exits. ``NAME`` (the job name) is only
+there to be read back from ``/proc/<pid>/cmdline``: a job is adopted or cancelled only if it
+is this wrapper with this session's job name. The workflow's output goes to
 ``DIR/otf-local-<pid>-<start>.log``. A SIGTERM to the process group reaches the workflow
 directly; the wrapper keeps waiting so it can still record how the workflow ended.
 """
@@ -19,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+WRAPPER_MODULE = "emworker_session_otf.wrapper"
+USAGE = f"usage: python -m {WRAPPER_MODULE} --name NAME DIR -- ARGV..."
 
 
 def proc_start_time(pid: int) -> str:
@@ -45,10 +50,10 @@ def _write_status(path: Path, status: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m emworker_session_otf.wrapper DIR -- ARGV...", file=sys.stderr)
+    if len(argv) < 5 or argv[0] != "--name" or argv[3] != "--":
+        print(USAGE, file=sys.stderr)
         return 2
-    folder, command = Path(argv[0]), argv[2:]
+    folder, command = Path(argv[2]), argv[4:]
     log_path, status_path = job_files(folder, os.getpid(), proc_start_time(os.getpid()))
     terminated: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))

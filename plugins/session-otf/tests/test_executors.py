@@ -66,10 +66,12 @@ def test_lsf_job_not_found_and_cancel_of_finished_job() -> None:
 
 
 def test_lsf_refusals_and_find() -> None:
-    runner = FakeRunner({"bjobs": recorded("bjobs_by_name.txt"),
+    runner = FakeRunner({"bjobs": recorded("bjobs_jobs.txt"),
                          "bsub": "Request aborted by esub. Job not submitted.\n"})
     executor = LsfExecutor(runner)
-    assert executor.find("emworker-otf-7-1") == "4711"
+    assert executor.find("emworker-otf-7-1-1") == "4711"
+    assert [(j.job_id, j.user) for j in executor.live_jobs("emworker-otf-7-")] == [
+        ("4711", "emwotf"), ("4712", "alice")]  # whose it is: the handler decides
     with pytest.raises(ExecutorError, match="no job id"):
         executor.submit(spec(Path("/tmp")))
     with pytest.raises(ExecutorError, match="not supported"):
@@ -84,7 +86,8 @@ def test_slurm_submit_argv(tmp_path: Path) -> None:
     assert job_id == "17"
     assert runner.calls[0] == (
         "sbatch", "--parsable", "--job-name=emworker-otf-7-1", f"--chdir={tmp_path}",
-        f"--output={tmp_path / 'otf-%j.log'}", "--partition=cryo-gpu", "--uid=emw_alice",
+        f"--output={tmp_path / 'otf-%j.log'}", "--export=NONE", "--partition=cryo-gpu",
+        "--uid=emw_alice",
         "--gres=gpu:2", str(JOB_SCRIPT), "/opt/otf/run", "a b;c")
 
 

@@ -3,6 +3,7 @@ re-attach, stop and clear."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import time
@@ -19,30 +20,42 @@ SID = 42
 
 
 class FakeSlurm:
-    """sbatch/squeue/scontrol/scancel over a dict of job states."""
+    """sbatch/squeue/scontrol/scancel over a dict of jobs: state, name and user of each."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: str = "") -> None:
         self.jobs: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+        self.users: dict[str, str] = {}
+        self.user = user or getpass.getuser()  # who sbatch runs jobs as
         self.exit = "0:0"
         runner = FakeRunner({"sbatch": self.sbatch, "squeue": self.squeue,
                              "scontrol": self.scontrol, "scancel": self.scancel,
                              "sacct": ("", "Slurm accounting storage is disabled", 1)})
         self.runner = runner
 
+    def add(self, job_id: str, state: str, name: str, user: str = "") -> None:
+        self.jobs[job_id], self.names[job_id] = state, name
+        self.users[job_id] = user or self.user
+
     def sbatch(self, argv: tuple[str, ...]) -> str:
         job_id = str(100 + len(self.jobs))
-        self.jobs[job_id] = "PENDING"
+        name = next(a.split("=", 1)[1] for a in argv if a.startswith("--job-name="))
+        self.add(job_id, "PENDING", name)
         return f"{job_id}\n"
 
     def squeue(self, argv: tuple[str, ...]) -> Any:
-        if "-n" in argv:
-            return "".join(f"{i}|{s}\n" for i, s in self.jobs.items())
+        if "-j" not in argv:  # the whole queue, id|name|user|state
+            return "".join(f"{i}|{self.names[i]}|{self.users[i]}|{s}\n"
+                           for i, s in self.jobs.items()
+                           if s in ("PENDING", "RUNNING", "COMPLETING"))
         return (f"{self.jobs[argv[3]]}\n", "", 0) if argv[3] in self.jobs else ("", "x", 1)
 
     def scontrol(self, argv: tuple[str, ...]) -> Any:
         job = argv[-1]
-        return (f"JobId={job} JobState={self.jobs[job]} ExitCode={self.exit}\n"
-                if job in self.jobs else ("", "Invalid job id", 1))
+        return (f"JobId={job} JobName={self.names[job]} UserId={self.users[job]}(0) "
+                f"JobState={self.jobs[job]} ExitCode={self.exit}\n"
+                if job in self.jobs else ("", "slurm_load_jobs error: Invalid job id "
+                                          "specified", 1))
 
     def scancel(self, argv: tuple[str, ...]) -> str:
         self.jobs[argv[1]] = "CANCELLED"
@@ -65,8 +78,7 @@ def site(tmp_path: Path) -> dict[str, Any]:
         configs={"sessions": {
             "raw": {"root": str(tmp_path / "raw")},
             "otf": {"root": str(tmp_path / "otf"), "workflows": {"relion": {
-                "argv": ["/opt/otf/relion", "{movies_list}", "{session_id}"],
-                "executor": "slurm", "partition": "cryo-gpu"}}},
+                "partition": "cryo-gpu"}}},
             "acquisition": {"Krios01": {"voltage": 300}},
             "data": {"gain": str(tmp_path / "raw" / "gains" / "{microscope}_gain.mrc")}}},
         sessions=[{"id": SID, "name": "S42", "resource": {"name": "Krios01"},
@@ -74,7 +86,9 @@ def site(tmp_path: Path) -> dict[str, Any]:
                              "otf": {"workflow": "relion", "host": "gpu1", "path": ""}}}])
     config = {"min_movies": 3, "quiet_seconds": 0, "period": 0,
               "state_dir": str(tmp_path / "state"),
-              "workflows": {"relion": {"gpus": 1}}}  # plugin config overrides a key
+              "workflows": {"relion": {  # the program from here; EMhub adds options
+                  "argv": ["/opt/otf/relion", "{movies_list}", "{session_id}"],
+                  "executor": "slurm", "gpus": 1}}}
     return {"emhub": emhub, "config": config, "raw": raw, "tmp": tmp_path}
 
 
@@ -108,8 +122,8 @@ def test_folder_submit_and_finish(site: dict[str, Any]) -> None:
     assert otf["status"] == "finished" and otf["exit_code"] == 0 and otf["movies_fed"] == 3
     assert result.last["done"] == 1 and result.last["otf_status"] == "finished"
     assert slurm.submits == 1  # three tasks, one job
-    assert [t["status"] for t in otf["transitions"]] == ["created", "queued", "running",
-                                                         "finished"]
+    assert [t["status"] for t in otf["transitions"]] == ["created", "submitting", "queued",
+                                                         "running", "finished"]
     assert otf["workflow"] == "relion" and otf["host"] == "gpu1" and otf["path"] == \
         str(otf_path)
     assert site["emhub"].sessions[SID]["data_path"] == str(otf_path)
@@ -156,7 +170,7 @@ def test_restart_between_submit_and_saving_the_id_finds_the_job(site: dict[str, 
                        workflow="relion", host="gpu1", executor="slurm", status="submitting",
                        job_name="emworker-otf-42-1-1", attempts=1)
     store.save(record)
-    slurm.jobs["100"] = "RUNNING"  # the job the dead worker submitted
+    slurm.add("100", "RUNNING", "emworker-otf-42-1-1")  # the job the dead worker submitted
     run(site, slurm, iterations=2)
     assert slurm.submits == 0
     assert otf_of(site)["job_id"] == "100" and otf_of(site)["status"] == "running"

@@ -108,7 +108,7 @@ def test_job_fed_while_running_survives_sigkill_and_finishes(
         assert otf["status"] == "finished" and otf["job_id"] == job_id
         assert otf["exit_code"] == 0 and otf["movies_fed"] == len(s.movies)
         assert [t["status"] for t in otf["transitions"]] == \
-            ["created", "queued", "running", "finished"]
+            ["created", "submitting", "queued", "running", "finished"]
         seen = [status for _t, status in s.seen]
         assert seen[-1] == "finished" and "running" in seen
         processed = sorted(p.name for p in (s.otf / "processed").iterdir())
