@@ -176,7 +176,7 @@ class MonitorHandler(TaskHandler):
             path = self.args.get("raw") or self.raw_extra.get("path")
             if not path or not root:
                 raise PathRefused("no raw path (extra.raw.path) or raw root configured")
-            self.path = confine(str(path), Path(root), "raw folder")
+            self.path = confine(str(path), Path(root), what="raw folder")
         except PathRefused as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
