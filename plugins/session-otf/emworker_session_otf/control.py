@@ -17,12 +17,12 @@ import time
 from typing import Any, Optional
 
 from emhub_worker_core import TaskHandler
+from emhub_worker_core.guard import PathRefused
 
 from .executors import Executor, ExecutorError, make_executor
 from .executors.base import QUEUED, RUNNING, STOPPED, TERMINAL, JobOwner, session_prefix
 from .folder import move_aside
 from .inputs import OtfTarget
-from .paths import PathRefused
 from .record import STOPPING, JobRecord, RecordError, RecordStore, record_from_extra
 from .registry import FolderRegistry
 from .settings import OtfSettings
@@ -213,7 +213,7 @@ class OtfSessionHandler(TaskHandler):
                       "'clear' again once it is gone", otf_status=STOPPING)
             return False
         try:
-            moved = move_aside(self.target.otf_path)
+            moved = move_aside(self.target)
         except OSError as exc:
             self.done(error=f"clear refused: OTF folder not moved aside: {exc}")
             return False

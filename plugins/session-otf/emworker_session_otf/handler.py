@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.guard import PathRefused
 
 from .control import NotOurs, OtfSessionHandler
 from .executors import ExecutorError, make_executor
@@ -30,7 +31,6 @@ from .feed import MovieFeed, SettledMovies
 from .folder import create_otf_folder
 from .inputs import resolve
 from .launch import build_spec, check_values, log_tail
-from .paths import PathRefused
 from .record import (
     CREATED,
     STOPPING,
@@ -119,11 +119,22 @@ class OtfHandler(OtfSessionHandler):
                 self.store.save(self.record)
                 self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
                                  self.record.job_id or "(being submitted)", self.record.status)
-        self.movies = SettledMovies(self.target.raw_path, self.settings.is_movie,
-                                    self.settings.quiet_seconds, self.context.clock)
-        self.feed = MovieFeed(self.target.otf_path)
+        self.movies = SettledMovies(self.target.raw_path, self.target.raw_root,
+                                    self.settings.is_movie, self.settings.quiet_seconds,
+                                    self.context.clock)
+        self.feed = MovieFeed(self.target.otf_path, self.target.otf_root)
         if self.record is not None and self.target.otf_path.is_dir():
+            self._load_feed()
+
+    def _load_feed(self) -> None:
+        """The feed a previous run wrote; one replaced by a link is not read, but said,
+        and rewritten from what settles (the workflow may then see a movie again)."""
+        try:
             self.movies.mark_known(self.feed.load())
+        except OSError as exc:
+            self.feed.movies, self.feed.ended = [], False
+            self._report_once(error=f"feed {self.feed.path} not read ({exc}); it is "
+                                    "written again from the raw folder")
 
     # -- one step -------------------------------------------------------------------------
     def process(self) -> None:
@@ -235,8 +246,10 @@ class OtfHandler(OtfSessionHandler):
         record.set_status(CREATED, now)
         self.store.save(record)
         self.record = record
-        self.feed.load()
-        self._unfed = sorted(self.movies.settled, key=lambda p: self.movies.settled[p])
+        self._load_feed()
+        fed = set(self.feed.movies)  # a half-made folder may hold a feed already
+        self._unfed = [p for p in sorted(self.movies.settled, key=lambda p:
+                                         self.movies.settled[p]) if p not in fed]
         self._write_feed(record)
         self._publish()
         self.update({"otf_status": CREATED, "otf_path": record.path,
@@ -408,8 +421,7 @@ class OtfHandler(OtfSessionHandler):
         """Report the failure once; resubmit while retries are left."""
         now = self.context.clock()
         record.exit_code, record.ended = exit_code, now
-        record.log_tail = log_tail(record.log, self.settings.log_tail_lines) \
-            if record.log else ""
+        record.log_tail = log_tail(self.target, record.log, self.settings.log_tail_lines)
         if record.attempts <= self.settings.retries:
             self.logger.warning("%s; retrying (%d of %d)", message, record.attempts,
                                 self.settings.retries)

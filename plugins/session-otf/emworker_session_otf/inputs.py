@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emhub_worker_core import EMhubServices
+from emhub_worker_core.guard import PathRefused, confine, safe_name
 
-from .paths import PathRefused, confine, safe_name
 from .settings import OtfSettings
 from .workflow import Workflow, WorkflowError, merge_definitions, untrusted_program_keys
 
@@ -28,6 +28,7 @@ class OtfTarget:
     microscope: str
     raw_path: Path
     otf_root: Path
+    raw_root: Path
     otf_path: Path
     workflow: Workflow
     host: str
@@ -86,11 +87,11 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     raw_text = str(args.get("raw") or raw_extra.get("path") or "")
     if not raw_text:
         raise PathRefused(f"session {session_id} has no raw folder yet (extra.raw.path)")
-    raw_path = confine(raw_text, raw_root, "raw folder")
+    raw_path = confine(raw_text, raw_root, what="raw folder")
     derived = confine(safe_name(raw_path.name, "raw folder name") + "_OTF", otf_root,
-                      "OTF folder")
+                      what="OTF folder")
     if otf_extra.get("path"):
-        otf_path = confine(str(otf_extra["path"]), otf_root, "OTF folder")
+        otf_path = confine(str(otf_extra["path"]), otf_root, what="OTF folder")
     else:
         otf_path = derived
     site_flows = _table(otf_cfg, "workflows")
@@ -111,6 +112,7 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     host = str(otf_extra.get("host") or socket.gethostname())
     return OtfTarget(session_id=session_id, session_name=str(session.get("name") or ""),
                      microscope=microscope, raw_path=raw_path,
-                     otf_root=Path(os.path.realpath(otf_root)), otf_path=otf_path,
+                     otf_root=Path(os.path.realpath(otf_root)),
+                     raw_root=Path(os.path.realpath(raw_root)), otf_path=otf_path,
                      workflow=workflow, host=host, acquisition=acquisition,
                      gain_pattern=gain, otf_extra=otf_extra, derived_path=derived)

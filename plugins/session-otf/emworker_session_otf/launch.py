@@ -3,12 +3,14 @@ back from the job's log on failure."""
 
 from __future__ import annotations
 
-from collections import deque
+from pathlib import Path
 from typing import Mapping
+
+from emhub_worker_core.guard import read_tail
 
 from .executors.base import JobSpec
 from .feed import FEED_NAME
-from .folder import PARAMS_NAME
+from .folder import PARAMS_NAME, otf_dir
 from .inputs import OtfTarget
 
 LOG_TAIL_CHARS = 4000  # an event value, and a field of extra.otf: keep it small
@@ -39,12 +41,18 @@ def build_spec(target: OtfTarget, job_name: str, gain: str,
                    options=target.workflow.options, env=dict(env))
 
 
-def log_tail(path: str, lines: int) -> str:
-    """The last ``lines`` lines of the job's log ('' when there is none)."""
-    kept: deque[str] = deque(maxlen=lines)
+def log_tail(target: OtfTarget, path: str, lines: int) -> str:
+    """The last ``lines`` lines of the job's log in the OTF folder ('' when there is none,
+    or it is not a regular file there: a link is never read)."""
+    log = Path(path)
+    if not path or log.parent != target.otf_path or lines <= 0:
+        return ""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            kept.extend(line.rstrip("\n") for line in fh)
+        with otf_dir(target) as fd:
+            data = read_tail(fd, log.name, LOG_TAIL_CHARS * 4)
     except OSError:
         return ""
-    return "\n".join(kept)[-LOG_TAIL_CHARS:]
+    kept = data.decode("utf-8", errors="replace").split("\n")
+    if kept and kept[-1] == "":
+        kept.pop()
+    return "\n".join(kept[-lines:])[-LOG_TAIL_CHARS:]

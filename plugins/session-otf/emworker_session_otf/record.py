@@ -11,15 +11,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from emhub_worker_core.guard import atomic_write, read_bounded
+
 #: ``submitting``: the job's name is saved, its id not yet known (a restarted worker looks it
 #: up by name); ``stopping``: a cancel was asked and is not yet confirmed (retried).
 CREATED, SUBMITTING, STOPPING = "created", "submitting", "stopping"
+RECORD_MAX_BYTES = 1 << 20
 _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -99,28 +101,22 @@ class RecordStore:
         return self.directory / f"session-{int(session_id)}.json"
 
     def load(self, session_id: int) -> Optional[JobRecord]:
+        path = self.path(session_id)
         try:
-            data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+            data = json.loads(read_bounded(self.directory, path.name, RECORD_MAX_BYTES))
+            record = JobRecord.from_json(data) if isinstance(data, dict) else None
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise RecordError(f"job record {self.path(session_id)} unreadable: {exc}") from exc
-        if not isinstance(data, dict):
-            raise RecordError(f"job record {self.path(session_id)} is not an object")
-        return JobRecord.from_json(data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise RecordError(f"job record {path} unreadable: {exc}") from exc
+        if record is None:
+            raise RecordError(f"job record {path} is not an object")
+        return record
 
     def save(self, record: JobRecord) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".session-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(record), fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path(record.session_id))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.directory, self.path(record.session_id).name,
+                     json.dumps(asdict(record), indent=1).encode(), mode=0o600)
 
     def remove(self, session_id: int) -> None:
         """Forget a record (``clear``), readable or not: renamed aside, never deleted."""

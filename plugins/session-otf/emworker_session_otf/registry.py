@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from emhub_worker_core.guard import PathRefused, atomic_write, read_bounded
+
 from .inputs import OtfTarget
-from .paths import PathRefused
 
 FOLDERS_NAME = "otf-folders.json"
 _lock = threading.Lock()  # one writer at a time in this process (the file is shared)
@@ -44,7 +44,7 @@ class FolderRegistry:
 
     def _load(self) -> dict[int, FolderEntry]:
         try:
-            data: Any = json.loads(self.file.read_text(encoding="utf-8"))
+            data: Any = json.loads(read_bounded(self.file.parent, self.file.name, 16 << 20))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
@@ -61,16 +61,9 @@ class FolderRegistry:
 
     def _save(self, entries: dict[int, FolderEntry]) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".otf-folders-", dir=self.file.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({str(k): asdict(v) for k, v in sorted(entries.items())}, fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = {str(k): asdict(v) for k, v in sorted(entries.items())}
+        atomic_write(self.file.parent, self.file.name, json.dumps(data, indent=1).encode(),
+                     mode=0o600)
 
     def entry(self, session_id: int) -> Optional[FolderEntry]:
         with _lock:

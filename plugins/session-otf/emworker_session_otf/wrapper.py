@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emhub_worker_core.guard import DIR_FLAGS, atomic_write, open_regular
+
 WRAPPER_MODULE = "emworker_session_otf.wrapper"
 USAGE = f"usage: python -m {WRAPPER_MODULE} --name NAME DIR -- ARGV..."
 
@@ -41,12 +43,17 @@ def job_files(folder: Path, pid: int, start: str) -> tuple[Path, Path]:
 
 
 def _write_status(path: Path, status: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(status, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # the job user can write this folder: a unique temporary name, renamed over the name
+    atomic_write(path.parent, path.name, json.dumps(status).encode())
+
+
+def open_log(path: Path) -> int:
+    """The log, appended to, opened without following a link planted at its name."""
+    folder = os.open(path.parent, DIR_FLAGS)
+    try:
+        return open_regular(folder, path.name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    finally:
+        os.close(folder)
 
 
 def main(argv: list[str]) -> int:
@@ -58,7 +65,7 @@ def main(argv: list[str]) -> int:
     terminated: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))
     started = time.time()
-    with open(log_path, "ab") as log:
+    with open(open_log(log_path), "ab") as log:
         try:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

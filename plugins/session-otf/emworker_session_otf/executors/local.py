@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..wrapper import WRAPPER_MODULE, job_files, proc_start_time
+from emhub_worker_core.guard import read_bounded
+
+from ..wrapper import WRAPPER_MODULE, job_files, open_log, proc_start_time
 from .base import (
     FAILED,
     FINISHED,
@@ -76,9 +78,10 @@ def _alive(pid: int, start: str) -> bool:
 
 
 def _read_status(path: Path) -> tuple[int, int] | None:
-    """(exit code, signal) from the wrapper's status file; None while there is none."""
+    """(exit code, signal) from the wrapper's status file; None while there is none (or
+    it is not a regular file: the job user can write the folder)."""
     try:
-        status = json.loads(path.read_text(encoding="utf-8"))
+        status = json.loads(read_bounded(path.parent, path.name, 64 << 10))
         return int(status["exit_code"]), int(status.get("signal") or 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -98,7 +101,7 @@ class LocalExecutor:
     def submit(self, spec: JobSpec) -> str:
         if spec.options:
             raise ExecutorError(f"local: scheduler options {sorted(spec.options)} do not apply")
-        with open(spec.log_path, "ab") as wrapper_log:
+        with open(open_log(spec.log_path), "ab") as wrapper_log:
             try:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", WRAPPER_MODULE, "--name", spec.name,
