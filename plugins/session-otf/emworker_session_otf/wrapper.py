@@ -74,6 +74,8 @@ def main(argv: list[str]) -> int:
             _write_status(status_path, {"exit_code": 127, "error": str(exc),
                                         "started": started, "ended": time.time()})
             return 127
+        if terminated:  # cancelled before the workflow existed: it gets the signal too
+            child.terminate()
         while True:
             try:
                 returncode = child.wait()

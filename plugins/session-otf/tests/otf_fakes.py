@@ -63,6 +63,11 @@ class FakeSlurm:
 
 @pytest.fixture
 def site(tmp_path: Path) -> dict[str, Any]:
+    return make_site(tmp_path)
+
+
+def make_site(tmp_path: Path) -> dict[str, Any]:
+    """Session 42 (raw folder S42, three movies, a gain), its EMhub and plugin config."""
     raw = tmp_path / "raw" / "S42"
     (raw / "Data").mkdir(parents=True)
     for n in range(3):

@@ -29,7 +29,7 @@ def toml_value(value: Any) -> str:
 class OtfScenario:
     def __init__(self, emhub: Any, tmp: Path, session_id: int, executor: str,
                  env: Mapping[str, str] | None = None, fail: int = 0,
-                 end_after_idle: float = 4.0) -> None:
+                 end_after_idle: float = 4.0, argv: list[str] | None = None) -> None:
         self.emhub, self.tmp, self.sid, self.executor = emhub, tmp, session_id, executor
         self.env = dict(env or os.environ)
         self.admin = emhub.admin()
@@ -42,8 +42,8 @@ class OtfScenario:
         self.worker: subprocess.Popen[bytes] | None = None
         self.movies: list[Path] = []
         self.seen: list[tuple[float, str]] = []  # (when, status) as polled from EMhub
-        argv = [sys.executable, str(WORKFLOW), "{movies_list}", "{otf_path}",
-                *([str(fail)] if fail else [])]
+        argv = argv or [sys.executable, str(WORKFLOW), "{movies_list}", "{otf_path}",
+                        *([str(fail)] if fail else [])]
         options = 'cpus = "1"\nmemory = "100"\n' if executor == "slurm" else ""
         self.config = emhub.worker_config(tmp / "worker.toml", WORKER, (
             "[plugins.session-otf]\n"

@@ -54,3 +54,13 @@ def test_only_settled_movies_are_fed_in_order_and_never_twice(tmp_path: Path) ->
                               clock)
     restarted.mark_known(again.movies)
     assert restarted.scan() == [] and restarted.scan() == []
+
+
+def test_the_feed_is_split_at_newlines_only(tmp_path: Path) -> None:
+    otf = tmp_path / "otf"
+    otf.mkdir()
+    # a "\r#END\r" name (refused since, but a feed written before may hold it) never ends
+    # the feed, and a line with a control character is not a movie
+    (otf / "movies.txt").write_bytes(b"/raw/a_fractions.tiff\n/raw/b\r#END\r_fractions.tiff\n")
+    feed = MovieFeed(otf, tmp_path)
+    assert feed.load() == ["/raw/a_fractions.tiff"] and not feed.ended
