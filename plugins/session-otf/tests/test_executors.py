@@ -173,8 +173,7 @@ def test_local_cancel_kills_a_job_that_ignores_sigterm_and_leaves_no_zombie(
     executor = LocalExecutor(tmp_path, kill_after=1.0)
     script = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
               "time.sleep(120)")
-    job_id = executor.submit(spec(tmp_path, ("/bin/sh", "-c",
-                                             f"trap '' TERM; exec {sys.executable} -c \"{script}\"")))
+    job_id = executor.submit(spec(tmp_path, (sys.executable, "-c", script)))
     pid = int(job_id.split(":")[0])
     wait_until(lambda: len(list(tmp_path.glob("otf-local-*.log"))) == 1)
     time.sleep(0.5)  # the workflow has set its SIGTERM handler
