@@ -252,8 +252,11 @@ class OtfHandler(OtfSessionHandler):
                                          self.movies.settled[p]) if p not in fed]
         self._write_feed(record)
         self._publish()
+        if self.target.gain_pattern and not record.gain:
+            self.logger.warning("no gain reference matches %r: {gain} is empty",
+                                self.target.gain_pattern)
         self.update({"otf_status": CREATED, "otf_path": record.path,
-                     "movies_fed": record.movies_fed,
+                     "movies_fed": record.movies_fed, "gain": record.gain,
                      "maxlen": self.settings.progress_maxlen})
         self._submit()
 

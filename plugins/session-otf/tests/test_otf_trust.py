@@ -413,3 +413,16 @@ def test_bsub_is_given_the_job_environment_explicitly(site: dict[str, Any],
     env = runner.envs[index]
     assert env is not None and "EMHUB_PASSWORD" not in env and env["LSF_ENVDIR"] == "/etc/lsf"
     assert set(env) == {"PATH", "HOME", "LSF_ENVDIR"}
+
+
+def test_a_gain_pattern_that_matches_nothing_gives_an_empty_gain(site: dict[str, Any]) -> None:
+    site["emhub"].configs["sessions"]["data"]["gain"] = "/nonexistent/gains/{microscope}_*.mrc"
+    site["config"]["workflows"]["relion"]["argv"] = ["/opt/otf/relion", "--gain={gain}"]
+    slurm = FakeSlurm()
+    result = run(site, slurm, iterations=2)
+    sbatch = next(c for c in slurm.runner.calls if c[0] == "sbatch")
+    assert sbatch[-1] == "--gain="  # the README: {gain} is the empty string
+    params = json.loads((site["tmp"] / "otf" / "S42_OTF" / "otf_params.json").read_text())
+    assert params["gain"] == "" and params["microscope"] == "Krios01"
+    created = next(e for e in result.events if e.get("otf_status") == "created")
+    assert created["gain"] == "" and otf_of(site)["status"] == "queued"
