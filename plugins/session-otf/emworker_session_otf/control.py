@@ -34,6 +34,12 @@ def now_text() -> str:
     return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def job_order(job_id: str) -> list[int]:
+    """Older first: scheduler ids grow (a local ``pid:start`` by its start time)."""
+    numbers = [int(p) for p in re.findall(r"[0-9]+", job_id)]
+    return numbers[::-1] if ":" in job_id else numbers
+
+
 class NotOurs(RuntimeError):
     """EMhub names a job this worker cannot confirm as this session's: never touched."""
 
@@ -74,7 +80,7 @@ class OtfSessionHandler(TaskHandler):
         """This session's queued or running jobs, oldest first (ExecutorError if unknown)."""
         jobs = [job for job in self.executor.live_jobs(session_prefix(self.sid))
                 if self._is_ours(job)]
-        return sorted(jobs, key=lambda job: [int(p) for p in re.findall(r"[0-9]+", job.job_id)])
+        return sorted(jobs, key=lambda job: job_order(job.job_id))
 
     def _adopt(self, otf: dict[str, Any]) -> Optional[JobRecord]:
         """A record from EMhub's ``extra.otf`` (another host's, or before a lost state

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from emhub_worker_core import ConfigError
 from emhub_worker_core.guard import PathRefused
 
-from .control import NotOurs, OtfSessionHandler
+from .control import NotOurs, OtfSessionHandler, job_order
 from .executors import ExecutorError, make_executor
 from .executors.base import (
     FAILED,
@@ -302,7 +302,32 @@ class OtfHandler(OtfSessionHandler):
         except (ExecutorError, WorkflowError, OSError) as exc:
             self._fail(record, None, f"submit failed: {exc}")
             return
+        if self._lost_the_race(record, job_id):
+            return
         self._submitted(record, job_id)
+
+    def _lost_the_race(self, record: JobRecord, job_id: str) -> bool:
+        """Looked up by name again after the submit: another host's job for this session
+        that is older than ours wins (EMhub has no compare-and-set); ours is cancelled and
+        forgotten, and this task ends without writing ``extra.otf``."""
+        try:
+            live = self._our_live_jobs()
+        except ExecutorError:
+            return False  # asked before the submit; the next lookup is a restart's
+        older = [job for job in live if job_order(job.job_id) < job_order(job_id)][:1]
+        if not older:
+            return False
+        why = self._cancel_confirmed(job_id)
+        if why:  # ours stays recorded: tracked (and stoppable) like any job of ours
+            self._report_once(error=f"job {older[0].job_id} of this session appeared "
+                                    f"while submitting ours; {why}")
+            return False
+        self.store.remove(self.sid)
+        self.record = None
+        self.done(msg=f"{self.executor.name} job {older[0].job_id} ({older[0].name}) was "
+                      f"submitted for this session by another host first; ours ({job_id}) "
+                      "was cancelled")
+        return True
 
     def _submitted(self, record: JobRecord, job_id: str) -> None:
         now = self.context.clock()

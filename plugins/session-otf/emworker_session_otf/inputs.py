@@ -84,7 +84,8 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     extra = _table(session, "extra")
     raw_extra = _table(extra, "raw")
     otf_extra = dict(_table(extra, "otf"))
-    raw_text = str(args.get("raw") or raw_extra.get("path") or "")
+    # only what session-transfer wrote for this session; no task argument overrides it
+    raw_text = str(raw_extra.get("path") or "")
     if not raw_text:
         raise PathRefused(f"session {session_id} has no raw folder yet (extra.raw.path)")
     raw_path = confine(raw_text, raw_root, what="raw folder")

@@ -426,3 +426,25 @@ def test_a_gain_pattern_that_matches_nothing_gives_an_empty_gain(site: dict[str,
     assert params["gain"] == "" and params["microscope"] == "Krios01"
     created = next(e for e in result.events if e.get("otf_status") == "created")
     assert created["gain"] == "" and otf_of(site)["status"] == "queued"
+
+
+def test_a_job_another_host_submitted_at_the_same_moment_wins_and_ours_is_cancelled(
+        site: dict[str, Any]) -> None:
+    slurm = FakeSlurm()
+
+    def racing_sbatch(argv: tuple[str, ...]) -> Any:
+        slurm.add("99", "PENDING", f"emworker-otf-{SID}-1699999999-1")  # host B, just before
+        return slurm.sbatch(argv)
+    slurm.runner.responses["sbatch"] = racing_sbatch
+    result = run(site, slurm, iterations=2)
+    assert slurm.jobs["101"] == "CANCELLED" and slurm.jobs["99"] == "PENDING"
+    assert "another host first" in str(result.last["msg"])
+    assert RecordStore(site["config"]["state_dir"]).load(SID) is None
+
+
+def test_the_raw_folder_comes_from_the_session_only(site: dict[str, Any]) -> None:
+    other = add_session(site, 45, "S45")
+    slurm = FakeSlurm()
+    run(site, slurm, iterations=2, raw=str(other))  # a task argument naming another's
+    params = json.loads((site["tmp"] / "otf" / "S42_OTF" / "otf_params.json").read_text())
+    assert params["raw_path"] == str(site["raw"].resolve())
