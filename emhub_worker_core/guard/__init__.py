@@ -18,6 +18,7 @@ See ``docs/security.rst`` for who writes what and where each input is confined.
 from .files import TooLarge, atomic_write, read_bounded, read_tail
 from .fs import (
     DIR_FLAGS,
+    MAX_DEPTH,
     VANISHED,
     NotRegular,
     Skipped,
@@ -35,9 +36,9 @@ from .paths import PathRefused, confine, has_control, overlapping, safe_name
 from .settle import SettleTracker
 
 __all__ = [
-    "DEFAULT_MOVIE_SUFFIXES", "DIR_FLAGS", "VANISHED", "MovieRule", "NotRegular", "PathRefused",
-    "SettleTracker", "Skipped", "TooLarge", "atomic_write", "confine", "has_control",
-    "open_dir", "open_regular", "open_regular_stat", "overlapping", "read_bounded", "read_tail",
-    "relative_parts", "safe_name", "same_file", "suffix_list", "unlink_same",
-    "walk_dirs_bottom_up", "walk_files"
+    "DEFAULT_MOVIE_SUFFIXES", "DIR_FLAGS", "MAX_DEPTH", "VANISHED", "MovieRule", "NotRegular",
+    "PathRefused", "SettleTracker", "Skipped", "TooLarge", "atomic_write", "confine",
+    "has_control", "open_dir", "open_regular", "open_regular_stat", "overlapping",
+    "read_bounded", "read_tail", "relative_parts", "safe_name", "same_file", "suffix_list",
+    "unlink_same", "walk_dirs_bottom_up", "walk_files"
 ]

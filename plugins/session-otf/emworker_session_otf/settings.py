@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.guard import DEFAULT_MOVIE_SUFFIXES, MovieRule
 
 SECTION = "[plugins.session-otf]"
-DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
 #: The variables a job gets from the worker's environment (nothing else: the worker's may
 #: hold EMhub's password). Slurm adds its SLURM_*, LSF its LSB_*.
 DEFAULT_JOB_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -67,6 +68,10 @@ class OtfSettings:
             except (TypeError, ValueError):
                 raise ConfigError(f"{SECTION} {key}: bad value {value!r}") from None
         settings = cls(**values)
+        try:  # the one movie rule, as session-transfer moves and frames-monitor counts
+            _ = settings.movie_rule
+        except ValueError as exc:
+            raise ConfigError(f"{SECTION} {exc}") from None
         if settings.min_movies < 1 or settings.retries < 0 or settings.log_tail_lines < 0:
             raise ConfigError(f"{SECTION}: min_movies >= 1, retries >= 0, log_tail_lines >= 0")
         if settings.period < 0 or settings.quiet_seconds < 0 or settings.end_after_idle <= 0:
@@ -81,5 +86,9 @@ class OtfSettings:
         source = os.environ if environ is None else environ
         return {name: source[name] for name in self.job_env if name in source}
 
+    @cached_property
+    def movie_rule(self) -> MovieRule:
+        return MovieRule(self.movie_suffixes)
+
     def is_movie(self, rel_path: str) -> bool:
-        return rel_path.endswith(self.movie_suffixes)
+        return self.movie_rule(rel_path)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from emhub_worker_core import guard
-from emhub_worker_core.guard.fs import DIR_FLAGS
+from emhub_worker_core.guard import DIR_FLAGS, MAX_DEPTH, Skipped, walk_files
+from emhub_worker_core.guard import walk_dirs_bottom_up as walk_dirs_below
 
 
 @dataclass
@@ -42,16 +42,16 @@ def walk(root: Path) -> Walk:
             result.problems.append(f"{root}: {exc.strerror}")
         return result
 
-    def problem(skipped: guard.Skipped) -> None:
+    def problem(skipped: Skipped) -> None:
         if skipped.kind == "error" and skipped.error is not None:
             where = root if skipped.rel == "." else root / skipped.rel
             result.problems.append(f"{where}: {skipped.error.strerror}")
         elif skipped.kind == "too deep":
-            result.problems.append(f"{root / skipped.rel}: deeper than {guard.fs.MAX_DEPTH} "
+            result.problems.append(f"{root / skipped.rel}: deeper than {MAX_DEPTH} "
                                    "folders")
 
     try:
-        result.files = list(guard.walk_files(fd, problem))
+        result.files = list(walk_files(fd, problem))
     finally:
         os.close(fd)
     return result
@@ -65,7 +65,7 @@ def walk_dirs_bottom_up(root: Path) -> Iterator[tuple[int, str]]:
     except OSError:
         return
     try:
-        yield from guard.walk_dirs_bottom_up(fd)
+        yield from walk_dirs_below(fd)
     finally:
         os.close(fd)
 
