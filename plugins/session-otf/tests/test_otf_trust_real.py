@@ -1,5 +1,5 @@
 """What others can write, for real: links planted in the OTF folder by an unprivileged user
-(``setpriv`` to nobody), a full OTF disk (a small tmpfs made and removed here), and a
+(uid 65534 through ``setpriv``), a full OTF disk (a small tmpfs made and removed here), and a
 workflow that prints its environment on the real EMhub with the local executor and the
 harness's real Slurm."""
 
@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,10 +18,8 @@ from emworker_session_otf.handler import OtfHandler
 from otf_fakes import SID, FakeSlurm, make_site, otf_of, run
 from test_otf_real import executor, make  # noqa: F401 - the executor fixture
 
-from emhub_worker_core.testing import make_context
+from emhub_worker_core.testing import as_unprivileged, make_context, reachable_tmp_dir
 from tests.harness.slurm_cluster import SlurmCluster
-
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 def need_root(what: str) -> None:
@@ -35,15 +32,8 @@ def need_root(what: str) -> None:
 @pytest.fixture
 def shared() -> Iterator[Path]:
     """A folder the unprivileged user can reach (pytest's tmp_path is 0700 to root)."""
-    base = Path(tempfile.mkdtemp(prefix="otf-trust-", dir="/tmp"))
-    base.chmod(0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
-
-
-def as_nobody(script: str) -> None:
-    subprocess.run([*NOBODY, "/bin/sh", "-c", script], check=True, capture_output=True,
-                   timeout=30)
+    with reachable_tmp_dir() as folder:
+        yield folder
 
 
 def test_links_planted_in_the_otf_folder_by_the_job_user_are_never_followed(
@@ -59,9 +49,10 @@ def test_links_planted_in_the_otf_folder_by_the_job_user_are_never_followed(
     run(site, slurm, iterations=2)  # the folder is made, job 100 queued
     otf = shared / "otf" / "S42_OTF"
     otf.chmod(0o777)  # the job user writes its workflow's folder
-    as_nobody(f"cd '{otf}' && rm -f movies.txt Krios01_gain.mrc && "
-              f"ln -s '{secret}' movies.txt && ln -s '{shared}/planted-gain' Krios01_gain.mrc"
-              f" && ln -s '{victim}' .otf_params.json.tmp && ln -s '{secret}' otf-100.log")
+    as_unprivileged(["/bin/sh", "-c", f"cd '{otf}' && rm -f movies.txt Krios01_gain.mrc && "
+                     f"ln -s '{secret}' movies.txt && "
+                     f"ln -s '{shared}/planted-gain' Krios01_gain.mrc && "
+                     f"ln -s '{victim}' .otf_params.json.tmp && ln -s '{secret}' otf-100.log"])
     # a half-made folder is made again (a restart before the record): nothing followed
     h = OtfHandler(make_context({"name": "session", "args": {"session_id": SID}},
                                 config=site["config"], services=site["emhub"],
