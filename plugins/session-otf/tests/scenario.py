@@ -136,6 +136,15 @@ class OtfScenario:
                       lambda: self.admin.task_status(WORKER, task_id) == "done", timeout)
         return self.admin.task_history(task_id)
 
+    def run_session(self, movies: int = 3) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """Movies first, then one task and a worker, to the task's end: (history, extra.otf)."""
+        for _ in range(movies):
+            self.add_movie()
+        task = self.create_task()
+        self.start_worker()
+        history = self.wait_done(task)
+        return history, self.otf_extra()
+
     def record(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(
             (self.state_dir / f"session-{self.sid}.json").read_text())

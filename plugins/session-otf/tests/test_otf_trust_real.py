@@ -122,12 +122,7 @@ def test_a_workflow_that_prints_its_environment_sees_no_secret(
     s.env.update(EMHUB_PASSWORD=emhub_server.password,
                  EMWORKER_TEST_SECRET="otf-secret-7f3a")
     try:
-        for _ in range(3):
-            s.add_movie()
-        task = s.create_task()
-        s.start_worker()
-        history = s.wait_done(task)
-        otf = s.otf_extra()
+        history, otf = s.run_session()
         assert otf["status"] == "finished", (otf, history[-1])
         printed = Path(otf["log"]).read_text()
         assert "PATH=" in printed, printed

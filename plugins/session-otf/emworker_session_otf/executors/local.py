@@ -24,16 +24,7 @@ from typing import Optional
 from emhub_worker_core.guard import read_bounded
 
 from ..wrapper import WRAPPER_MODULE, job_files, open_log, proc_start_time
-from .base import (
-    FAILED,
-    FINISHED,
-    RUNNING,
-    UNKNOWN,
-    ExecutorError,
-    JobOwner,
-    JobSpec,
-    JobState,
-)
+from .base import FAILED, FINISHED, RUNNING, UNKNOWN, ExecutorError, JobOwner, JobSpec, JobState
 
 # Children started by this process, so their exit is collected (no zombies while we run).
 _children: dict[str, subprocess.Popen[bytes]] = {}
