@@ -10,7 +10,8 @@ says, makes us adopt or cancel a job.
 from __future__ import annotations
 
 import datetime
-import getpass
+import os
+import pwd
 import re
 import threading
 import time
@@ -61,7 +62,7 @@ class OtfSessionHandler(TaskHandler):
 
     # -- whose job ------------------------------------------------------------------------
     def _users(self) -> set[str]:
-        users = {getpass.getuser()}
+        users = {pwd.getpwuid(os.geteuid()).pw_name}  # not $USER: the environment may lie
         if self.target.workflow.options.get("user"):
             users.add(self.target.workflow.options["user"])
         return users

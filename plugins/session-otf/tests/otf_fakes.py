@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ class FakeSlurm:
         self.jobs: dict[str, str] = {}
         self.names: dict[str, str] = {}
         self.users: dict[str, str] = {}
-        self.user = user or getpass.getuser()  # who sbatch runs jobs as
+        self.user = user or pwd.getpwuid(os.geteuid()).pw_name  # who sbatch runs jobs as
         self.exit = "0:0"
         runner = FakeRunner({"sbatch": self.sbatch, "squeue": self.squeue,
                              "scontrol": self.scontrol, "scancel": self.scancel,

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from emworker_session_otf.executors.slurm import SlurmExecutor
 from emworker_session_otf.folder import create_otf_folder
 from emworker_session_otf.handler import OtfHandler
 from otf_fakes import SID, FakeSlurm, make_site, otf_of, run
 from test_otf_real import executor, make  # noqa: F401 - the executor fixture
 
+from emhub_worker_core import CommandRunner
 from emhub_worker_core.testing import as_unprivileged, make_context, reachable_tmp_dir
 from tests.harness.slurm_cluster import SlurmCluster
 
@@ -135,3 +137,38 @@ def test_a_workflow_that_prints_its_environment_sees_no_secret(
         # own login environment (22.05): neither holds the worker's secrets
     finally:
         s.close()
+
+
+class ClusterRunner:
+    """The core's command runner, pointed at the harness's Slurm (its SLURM_CONF)."""
+
+    def __init__(self, cluster: SlurmCluster) -> None:
+        self.cluster, self.runner = cluster, CommandRunner()
+
+    def run(self, argv: Any, *, timeout: float = 60.0, check: bool = True,
+            env: Any = None) -> Any:
+        return self.runner.run(argv, timeout=timeout, check=check,
+                               env={**(env or os.environ), "SLURM_CONF": str(self.cluster.conf)})
+
+
+@pytest.mark.slurm
+def test_real_slurm_names_our_jobs_and_a_strangers(slurm_cluster: SlurmCluster) -> None:
+    slurm_cluster.cancel_all()
+    try:
+        ours = slurm_cluster.submit("debug", "root", Path("/tmp"),
+                                    "--job-name=emworker-otf-9042-1700000000-1")
+        theirs = slurm_cluster.submit("debug", "emw_alice", Path("/tmp"),
+                                      "--job-name=emworker-otf-9042-1700000000-2")
+        executor = SlurmExecutor(ClusterRunner(slurm_cluster), 30)
+        found = {job.job_id: job for job in executor.live_jobs("emworker-otf-9042-")}
+        assert set(found) == {ours, theirs}
+        assert (found[ours].name, found[ours].user) == ("emworker-otf-9042-1700000000-1",
+                                                        "root")
+        assert found[theirs].user == "emw_alice"
+        owner = executor.owner(ours)
+        assert owner is not None and (owner.name, owner.user) == (
+            "emworker-otf-9042-1700000000-1", "root")
+        assert executor.find("emworker-otf-9042-1700000000-1") == ours
+        assert executor.owner("999999") is None  # unknown to the controller: not an error
+    finally:
+        slurm_cluster.cancel_all()

@@ -35,6 +35,7 @@ _STATES = {"PEND": QUEUED, "PROV": QUEUED, "PSUSP": QUEUED, "WAIT": QUEUED,
            "RUN": RUNNING, "USUSP": RUNNING, "SSUSP": RUNNING,
            "DONE": FINISHED, "EXIT": FAILED}
 _JOB_ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+JOBS_FORMAT = "jobid:20 stat:8 user:64 job_name:256"
 KNOWN = ("queue", "cpus", "time", "account", "gpus", "memory", "user")
 
 
@@ -92,8 +93,9 @@ class LsfExecutor(SchedulerCommands):
     def _jobs(self, *select: str) -> list[JobOwner]:
         """``bjobs`` lines as (id, name, user, status); the name is the last column, since
         it is the only one that may hold spaces."""
-        rc, out, err = self._run("bjobs", "-noheader", *select, "-o",
-                                 "jobid stat user job_name", check=False)
+        # widths given: a default-width job_name would be cut short of ours
+        rc, out, err = self._run("bjobs", "-noheader", "-o", JOBS_FORMAT, *select,
+                                 check=False)
         said = out + err  # "Job <1> is not found", "No unfinished job found": none, no error
         if rc != 0 and "not found" not in said and "No unfinished job" not in said:
             raise ExecutorError(f"bjobs exited with {rc}: {(err or out).strip()[:300]}")
@@ -101,7 +103,7 @@ class LsfExecutor(SchedulerCommands):
         for line in out.splitlines() if rc == 0 else []:
             parts = line.strip().split(None, 3)
             if len(parts) == 4 and _JOB_ID.fullmatch(parts[0]):
-                jobs.append(JobOwner(parts[0], parts[3], parts[2],
+                jobs.append(JobOwner(parts[0], parts[3].rstrip(), parts[2],
                                      _STATES.get(parts[1], UNKNOWN)))
         return jobs
 
