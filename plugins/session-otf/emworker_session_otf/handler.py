@@ -14,10 +14,9 @@ from typing import Any, ClassVar
 from emhub_worker_core import ConfigError
 from emhub_worker_core.guard import PathRefused
 
-from .control import NotOurs, OtfSessionHandler, job_order
+from .control import NotOurs
 from .executors import ExecutorError, make_executor
 from .executors.base import (
-    FAILED,
     FINISHED,
     QUEUED,
     RUNNING,
@@ -25,16 +24,14 @@ from .executors.base import (
     TERMINAL,
     UNKNOWN,
     JobState,
-    OutcomeUnknown,
 )
 from .feed import MovieFeed, SettledMovies
 from .folder import create_otf_folder
 from .inputs import resolve
-from .launch import build_spec, check_values, log_tail
+from .launch import check_values
 from .record import (
     CREATED,
     STOPPING,
-    SUBMITTING,
     JobRecord,
     RecordError,
     RecordStore,
@@ -42,6 +39,7 @@ from .record import (
 )
 from .registry import FolderRegistry
 from .settings import OtfSettings
+from .submit import OtfSubmission
 from .workflow import WorkflowError
 
 
@@ -49,7 +47,7 @@ def _truthy(value: Any) -> bool:
     return value not in (None, "", 0, "0", False, "false", "no")
 
 
-class OtfHandler(OtfSessionHandler):
+class OtfHandler(OtfSubmission):
     """On-the-fly processing of one session, submitted to the scheduler and tracked."""
 
     #: repeated by the host in its last event (e.g. ``interrupted``) for EMhub's pages
@@ -69,6 +67,7 @@ class OtfHandler(OtfSessionHandler):
         self._unknown_since = 0.0
         self._uncertain = ""   # why the last submit may or may not have made a job
         self._unfed: list[str] = []  # settled, not yet written (the feed write failed)
+        self._awaiting_stop = False
         self._data_path_set = False
         try:
             self.settings = OtfSettings.from_config(self.config)
@@ -108,11 +107,8 @@ class OtfHandler(OtfSessionHandler):
                               "again")
                 return
             if self.record is not None and self.record.status == STOPPING:
-                self.done(otf_status=STOPPING, job_id=self.record.job_id,
-                          msg="a stop of this session's job is not confirmed yet: send "
-                              "'stop' again")
-                return
-            if self.record is not None:
+                self._awaiting_stop = True  # a stop task is at work: end when it is done
+            elif self.record is not None:
                 self.record.owner_task = self.task_id
                 if self.record.executor and self.record.executor != self.executor.name:
                     self.executor = self._executor_for(self.record.executor)
@@ -141,6 +137,9 @@ class OtfHandler(OtfSessionHandler):
         if self._cancelling:
             self._cancel_step()
             return
+        if self._awaiting_stop:
+            self._await_stop()
+            return
         if self.record is None:
             self._wait_step()
         else:
@@ -163,10 +162,24 @@ class OtfHandler(OtfSessionHandler):
             self.done(msg="superseded by another OTF task of this session (clear)")
             return False
         if current.status in (STOPPED, STOPPING):
-            self.record = current
-            self.done(otf_status=current.status, job_id=current.job_id, msg=current.status)
+            self._awaiting_stop = True
+            self._await_stop()
             return False
         return True
+
+    def _await_stop(self) -> None:
+        """A ``stop`` task cancels the job: this task ends with it, never before (the job
+        may still run while the cancel is not confirmed), and neither feeds nor tracks."""
+        current = self.store.load(self.sid)
+        if current is None or current.status not in (STOPPING, STOPPED):
+            self.done(msg="the session's job record changed (cleared)")
+            return
+        self.record = current
+        if current.status == STOPPED:
+            self.done(otf_status=STOPPED, job_id=current.job_id, msg="stopped")
+            return
+        self._report_once(otf_status=STOPPING, job_id=current.job_id,
+                          msg="waiting for the stop task to confirm the cancel")
 
     def _wait_step(self) -> None:
         if self._another_task_has_it():
@@ -188,46 +201,6 @@ class OtfHandler(OtfSessionHandler):
             if self._another_task_has_it() or self._another_host_has_it():
                 return
             self._begin()
-
-    def _another_task_has_it(self) -> bool:
-        other = self.store.load(self.sid)
-        if other is None:
-            return False
-        self.record = other if other.status in (STOPPED, STOPPING) else None
-        self.done(otf_status=other.status, job_id=other.job_id,
-                  msg=other.status if other.status in (STOPPED, STOPPING) else
-                  f"task {other.owner_task} runs this session's OTF job")
-        return True
-
-    def _another_host_has_it(self) -> bool:
-        """EMhub's ``extra.otf`` (re-read now) or the scheduler knows a job of this session."""
-        try:
-            session = self.emhub.get_session(self.sid)
-            extra = session.get("extra") if isinstance(session, dict) else None
-            otf = extra.get("otf") if isinstance(extra, dict) else None
-            adopted = self._adopt(dict(otf)) if isinstance(otf, dict) else None
-            live = self._our_live_jobs()
-        except NotOurs as exc:
-            self.done(error=f"refused: {exc}; send 'clear' to start again")
-            return True
-        except ExecutorError as exc:
-            self._report_once(error=f"cannot ask {self.executor.name} for this session's "
-                                    f"jobs before submitting: {exc}")
-            return True
-        except Exception as exc:  # noqa: BLE001 - EMhub down: wait, never submit blind
-            self._report_once(error=f"cannot re-read session {self.sid} before submitting: "
-                                    f"{exc}")
-            return True
-        if adopted is not None and adopted.status not in TERMINAL:
-            self.done(otf_status=adopted.status, job_id=adopted.job_id,
-                      msg=f"host {adopted.host or '?'} runs this session's OTF job")
-            return True
-        if live:
-            self.done(otf_status=live[0].status, job_id=live[0].job_id,
-                      msg=f"{self.executor.name} already runs job {live[0].job_id} "
-                          f"({live[0].name}) for this session")
-            return True
-        return False
 
     def _begin(self) -> None:
         """Make the folder, record it, save the record, submit (caller holds the lock)."""
@@ -259,89 +232,6 @@ class OtfHandler(OtfSessionHandler):
                      "movies_fed": record.movies_fed, "gain": record.gain,
                      "maxlen": self.settings.progress_maxlen})
         self._submit()
-
-    # -- the job --------------------------------------------------------------------------
-    def _resume_submit(self) -> None:
-        """A record without a job id: find the job by its name, else submit (again)."""
-        record = self.record
-        assert record is not None
-        if record.job_name:
-            try:
-                found = self.executor.find(record.job_name)
-            except ExecutorError as exc:
-                self._report_once(error=f"cannot look up job {record.job_name}: {exc}")
-                return
-            if found:  # submitted, then the id was lost (timeout, odd output, a crash)
-                self._submitted(record, found)
-                return
-        if self._uncertain:
-            why, self._uncertain = self._uncertain, ""
-            self._fail(record, None, f"submit failed: {why}; no job {record.job_name} found")
-            return
-        self._submit()
-
-    def _submit(self) -> None:
-        record = self.record
-        assert record is not None
-        record.attempts += 1
-        # unique across clears and reruns of the session, stable across restarts (saved)
-        record.job_name = f"emworker-otf-{self.sid}-{int(record.created)}-{record.attempts}"
-        record.set_status(SUBMITTING, self.context.clock())
-        self.store.save(record)  # before the scheduler hears of it
-        self._publish()
-        try:
-            spec = build_spec(self.target, record.job_name, record.gain,
-                              self.settings.job_environment())
-            job_id = self.executor.submit(spec)
-        except OutcomeUnknown as exc:  # the job may exist: looked up by name next step
-            self._uncertain = str(exc)
-            self._report_once(otf_status=SUBMITTING, job_name=record.job_name,
-                              error=f"submit not confirmed ({exc}); looking for the job by "
-                                    "its name")
-            return
-        except (ExecutorError, WorkflowError, OSError) as exc:
-            self._fail(record, None, f"submit failed: {exc}")
-            return
-        if self._lost_the_race(record, job_id):
-            return
-        self._submitted(record, job_id)
-
-    def _lost_the_race(self, record: JobRecord, job_id: str) -> bool:
-        """Looked up by name again after the submit: another host's job for this session
-        that is older than ours wins (EMhub has no compare-and-set); ours is cancelled and
-        forgotten, and this task ends without writing ``extra.otf``."""
-        try:
-            live = self._our_live_jobs()
-        except ExecutorError:
-            return False  # asked before the submit; the next lookup is a restart's
-        older = [job for job in live if job_order(job.job_id) < job_order(job_id)][:1]
-        if not older:
-            return False
-        why = self._cancel_confirmed(job_id)
-        if why:  # ours stays recorded: tracked (and stoppable) like any job of ours
-            self._report_once(error=f"job {older[0].job_id} of this session appeared "
-                                    f"while submitting ours; {why}")
-            return False
-        self.store.remove(self.sid)
-        self.record = None
-        self.done(msg=f"{self.executor.name} job {older[0].job_id} ({older[0].name}) was "
-                      f"submitted for this session by another host first; ours ({job_id}) "
-                      "was cancelled")
-        return True
-
-    def _submitted(self, record: JobRecord, job_id: str) -> None:
-        now = self.context.clock()
-        record.job_id, record.submitted = job_id, now
-        record.log = str(self.executor.log_path(self.target.otf_path / "otf-submit.log",
-                                                job_id))
-        record.exit_code, record.log_tail, record.started, record.ended = None, "", 0.0, 0.0
-        record.set_status(QUEUED, now)
-        self.store.save(record)
-        self.logger.info("submitted %s job %s for session %s", self.executor.name, job_id,
-                         self.sid)
-        self._publish()
-        self.update({"otf_status": QUEUED, "job_id": job_id, "executor": self.executor.name,
-                     "maxlen": self.settings.progress_maxlen})
 
     def _write_feed(self, record: JobRecord) -> bool:
         """Append the settled movies not yet written; a failed write keeps them for the
@@ -444,24 +334,3 @@ class OtfHandler(OtfSessionHandler):
                       msg=f"cancelled outside emworker ({state.detail})")
             return
         self._fail(record, state.exit_code, f"job {record.job_id} ended {state.detail}")
-
-    def _fail(self, record: JobRecord, exit_code: int | None, message: str) -> None:
-        """Report the failure once; resubmit while retries are left."""
-        now = self.context.clock()
-        record.exit_code, record.ended = exit_code, now
-        record.log_tail = log_tail(self.target, record.log, self.settings.log_tail_lines)
-        if record.attempts <= self.settings.retries:
-            self.logger.warning("%s; retrying (%d of %d)", message, record.attempts,
-                                self.settings.retries)
-            self.update({"otf_status": FAILED, "error": message, "retrying": 1,
-                         "exit_code": exit_code, "log_tail": record.log_tail,
-                         "maxlen": self.settings.progress_maxlen})
-            record.job_id, record.log = "", ""
-            self._submit()
-            return
-        record.set_status(FAILED, now)
-        self.store.save(record)
-        self._publish()
-        self.logger.error("%s (exit code %s)", message, exit_code)
-        self.done(otf_status=FAILED, error=message, job_id=record.job_id,
-                  exit_code=exit_code, log_tail=record.log_tail)
