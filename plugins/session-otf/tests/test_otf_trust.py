@@ -446,3 +446,22 @@ def test_the_raw_folder_comes_from_the_session_only(site: dict[str, Any]) -> Non
     run(site, slurm, iterations=2, raw=str(other))  # a task argument naming another's
     params = json.loads((site["tmp"] / "otf" / "S42_OTF" / "otf_params.json").read_text())
     assert params["raw_path"] == str(site["raw"].resolve())
+
+
+def test_the_tracking_task_ends_only_once_the_stop_is_confirmed(site: dict[str, Any],
+                                                                monkeypatch: Any) -> None:
+    monkeypatch.setattr("emworker_session_otf.control.CONFIRM_SECONDS", 0.0)
+    slurm = FakeSlurm()
+    tracking = handler(site, slurm.runner)
+    tracking.process()
+    tracking.process()  # job 100 submitted and tracked by this task
+    slurm.jobs["100"] = "RUNNING"
+    slurm.runner.responses["scancel"] = CommandTimeout(("scancel", "100"), "timed out")
+    run(site, slurm, iterations=1, stop=1)
+    tracking.process()
+    assert not tracking.finished and slurm.jobs["100"] == "RUNNING"
+    assert tracking.snapshot().get("otf_status") in (None, "stopping")
+    slurm.runner.responses["scancel"] = slurm.scancel
+    run(site, slurm, iterations=1, stop=1)
+    tracking.process()
+    assert tracking.finished and otf_of(site)["status"] == "stopped"
