@@ -22,12 +22,12 @@ class OtfSubmission(OtfSessionHandler):
         other = self.store.load(self.sid)
         if other is None:
             return False
-        if other.status == STOPPING:
+        if other.status == STOPPING:  # a stop task is at work: end when it is done
             self._awaiting_stop = True
             return True
-        self.record = other if other.status in (STOPPED, STOPPING) else None
+        self.record = other if other.status == STOPPED else None
         self.done(otf_status=other.status, job_id=other.job_id,
-                  msg=other.status if other.status in (STOPPED, STOPPING) else
+                  msg=STOPPED if other.status == STOPPED else
                   f"task {other.owner_task} runs this session's OTF job")
         return True
 
