@@ -210,14 +210,20 @@ class OtfSessionHandler(TaskHandler):
         live = record is not None and record.status not in TERMINAL
         errors = [e for e in (self._cancel_confirmed(job_id) for job_id in
                               self._jobs_to_cancel(record if live else None)) if e]
-        if errors:
-            if record is not None:
-                self.record = record
-                record.set_status(STOPPING, self.context.clock())
-                self.store.save(record)
-                self._publish()
-            self.done(error="clear refused: " + "; ".join(errors) + "; send 'stop' or "
-                      "'clear' again once it is gone", otf_status=STOPPING)
+        if errors:  # nothing moved, nothing submitted while the old job may still run
+            refused = "clear refused: " + "; ".join(errors)
+            if record is None:
+                self.done(error=refused + "; send 'clear' again once it is gone")
+                return False
+            self.record = record
+            record.set_status(STOPPING, self.context.clock())
+            self.store.save(record)
+            self._publish()
+            # this task goes on as a stop task: the cancel is retried until confirmed
+            self._report_once(error=refused + "; cancelling until confirmed (status "
+                              "stopping), then send 'clear' again", otf_status=STOPPING)
+            self._cancelling = True
+            self.interval = max(self.settings.period, 1.0)
             return False
         try:
             moved = move_aside(self.target)
