@@ -29,6 +29,7 @@ from .fs import (
     same_file,
     unlink_same,
     walk_dirs_bottom_up,
+    walk_entries,
     walk_files,
 )
 from .movies import DEFAULT_MOVIE_SUFFIXES, MovieRule, suffix_list
@@ -40,5 +41,5 @@ __all__ = [
     "PathRefused", "SettleTracker", "Skipped", "TooLarge", "atomic_write", "confine",
     "has_control", "open_dir", "open_regular", "open_regular_stat", "overlapping",
     "read_bounded", "read_tail", "relative_parts", "safe_name", "same_file", "suffix_list",
-    "unlink_same", "walk_dirs_bottom_up", "walk_files"
+    "unlink_same", "walk_dirs_bottom_up", "walk_entries", "walk_files"
 ]

@@ -136,11 +136,26 @@ def walk_files(dir_fd: int, onerror: Optional[Callable[[Skipped], None]] = None,
     vanishes between listing and use is left out silently. Hidden names (a leading dot:
     EPU and rsync temporaries, our own temp files) are left out when ``skip_hidden``."""
     report = onerror or (lambda _s: None)
+    for rel, entry in walk_entries(dir_fd, report, skip_hidden=skip_hidden,
+                                   max_depth=max_depth):
+        try:
+            yield rel, entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in VANISHED:
+                report(Skipped(rel, "error", exc))
+
+
+def walk_entries(dir_fd: int, onerror: Optional[Callable[[Skipped], None]] = None, *,
+                 skip_hidden: bool = True, max_depth: int = MAX_DEPTH,
+                 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """:func:`walk_files` without the ``lstat`` of each file (the listing's file type
+    only): ``(relative path, entry)``, each entry usable while the walk is at it."""
+    report = onerror or (lambda _s: None)
     yield from _walk(dir_fd, "", 0, report, skip_hidden, max_depth)
 
 
 def _walk(fd: int, rel_dir: str, depth: int, report: Callable[[Skipped], None],
-          skip_hidden: bool, max_depth: int) -> Iterator[tuple[str, os.stat_result]]:
+          skip_hidden: bool, max_depth: int) -> Iterator[tuple[str, os.DirEntry[str]]]:
     try:
         with os.scandir(fd) as listing:
             entries = sorted(listing, key=lambda e: e.name)
@@ -152,11 +167,11 @@ def _walk(fd: int, rel_dir: str, depth: int, report: Callable[[Skipped], None],
         if skip_hidden and entry.name.startswith("."):
             continue
         rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-        try:  # the entry's type comes with the listing; only files cost an lstat
+        try:  # the entry's type comes with the listing (no system call)
             if entry.is_dir(follow_symlinks=False):
                 subdirs.append(entry.name)
             elif entry.is_file(follow_symlinks=False):
-                yield rel, entry.stat(follow_symlinks=False)
+                yield rel, entry
             elif entry.is_symlink():
                 report(Skipped(rel, "link"))
             else:

@@ -61,6 +61,8 @@ class OtfSettings:
                     values[key] = value
                 elif isinstance(default, tuple) and isinstance(value, str):
                     raise TypeError  # a list is wanted; a string would be split in letters
+                elif key == "movie_suffixes":  # the one movie rule's setting, checked by it
+                    values[key] = MovieRule(tuple(str(v) for v in value)).suffixes
                 elif isinstance(default, tuple):
                     values[key] = tuple(str(v) for v in value)
                 else:
@@ -68,10 +70,6 @@ class OtfSettings:
             except (TypeError, ValueError):
                 raise ConfigError(f"{SECTION} {key}: bad value {value!r}") from None
         settings = cls(**values)
-        try:  # the one movie rule, as session-transfer moves and frames-monitor counts
-            _ = settings.movie_rule
-        except ValueError as exc:
-            raise ConfigError(f"{SECTION} {exc}") from None
         if settings.min_movies < 1 or settings.retries < 0 or settings.log_tail_lines < 0:
             raise ConfigError(f"{SECTION}: min_movies >= 1, retries >= 0, log_tail_lines >= 0")
         if settings.period < 0 or settings.quiet_seconds < 0 or settings.end_after_idle <= 0:
@@ -87,8 +85,6 @@ class OtfSettings:
         return {name: source[name] for name in self.job_env if name in source}
 
     @cached_property
-    def movie_rule(self) -> MovieRule:
+    def is_movie(self) -> MovieRule:
+        """The core's one movie rule (as session-transfer moves, frames-monitor counts)."""
         return MovieRule(self.movie_suffixes)
-
-    def is_movie(self, rel_path: str) -> bool:
-        return self.movie_rule(rel_path)

@@ -30,7 +30,7 @@ from emhub_worker_core.guard import (
     open_regular_stat,
     same_file,
     unlink_same,
-    walk_files,
+    walk_entries,
 )
 
 from .checksum import file_digest
@@ -97,7 +97,7 @@ class SessionTransfer:
         if not self.dest_root.is_dir():  # an unmounted storage root must not be recreated
             raise DestinationError(errno.ENOENT, f"destination root {self.dest_root} is missing")
         try:  # every folder from the root down made or opened without following a link
-            dest_fd = open_dir(self.dest, root=self.dest_root, create=True)
+            dest_fd = open_dir(self.dest, root=self.dest_root, create=True, mode=0o777)
         except OSError as exc:
             why = "a folder on the way is a symlink" if exc.errno in VANISHED else exc.strerror
             raise DestinationError(exc.errno, f"destination {self.dest}: {why}") from exc
@@ -108,7 +108,7 @@ class SessionTransfer:
                 self.logger.warning("%d manifest record(s) not trusted (absolute, '..'): %s",
                                     len(self.manifest.refused), self.manifest.refused[:3])
             self._remove_temp_files(dest_fd)
-            self._finish_moves()
+            self._finish_moves(dest_fd)
         except DestinationError:
             raise
         except OSError as exc:
@@ -124,22 +124,23 @@ class SessionTransfer:
             self.last_activity = max(times)
 
     def _remove_temp_files(self, dest_fd: int) -> None:
-        temps = [(rel, st) for rel, st in walk_files(dest_fd, skip_hidden=False)
-                 if rel.rpartition("/")[2].startswith(TEMP_PREFIX)]
+        """Our leftover temp files (names are ours: removed by name, no link followed)."""
+        temps = [rel for rel, entry in walk_entries(dest_fd, skip_hidden=False)
+                 if entry.name.startswith(TEMP_PREFIX)]
         dirs = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
         try:
-            for rel, st in temps:
+            for rel in temps:
                 dir_fd, name = dirs.locate(rel)
-                unlink_same(dir_fd, name, st.st_dev, st.st_ino)
+                os.unlink(name, dir_fd=dir_fd)
         finally:
             dirs.close()
 
-    def _finish_moves(self) -> None:
+    def _finish_moves(self, dest_fd: int) -> None:
         """Movies verified before a crash whose source is still there: remove it now,
         once the copy still has the recorded checksum (any recorded algorithm), is not the
         source itself, and the source is still the inode that was copied."""
         dirs = SourceDirs(self.frames)
-        copies = SourceDirs(self.dest)
+        copies = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
         moved: list[str] = []
         try:
             for entry in list(self.manifest.entries.values()):

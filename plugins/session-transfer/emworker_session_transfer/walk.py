@@ -99,7 +99,7 @@ class SourceDirs:
             parent_fd = self.folder(parent)
             if self.create:
                 try:
-                    os.mkdir(name, 0o755, dir_fd=parent_fd)
+                    os.mkdir(name, 0o777, dir_fd=parent_fd)  # as makedirs: the umask decides
                 except FileExistsError:
                     pass
             fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
