@@ -39,9 +39,11 @@ _WHY = {"link": "a link (never a movie)", "special": "not a regular file",
 class SettledMovies:
     """Movies in the raw folder that stayed unchanged for ``quiet`` seconds of our clock."""
 
-    def __init__(self, raw: Path, raw_root: Path, is_movie: Callable[[str], bool],
-                 quiet: float, clock: Callable[[], float]) -> None:
-        self.raw, self.raw_root = raw, raw_root
+    def __init__(self, raw: Path, is_movie: Callable[[str], bool], quiet: float,
+                 clock: Callable[[], float], *, raw_root: Path | None = None) -> None:
+        # walked from its root (the admin's) without following links; by default from its
+        # parent, which is then trusted as given
+        self.raw, self.raw_root = raw, raw_root or raw.parent
         self.is_movie, self.clock = is_movie, clock
         self._tracker = SettleTracker(quiet)
         self.settled: dict[str, float] = {}  # path -> when we saw it settle

@@ -115,9 +115,9 @@ class OtfHandler(OtfSubmission):
                 self.store.save(self.record)
                 self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
                                  self.record.job_id or "(being submitted)", self.record.status)
-        self.movies = SettledMovies(self.target.raw_path, self.target.raw_root,
-                                    self.settings.is_movie, self.settings.quiet_seconds,
-                                    self.context.clock)
+        self.movies = SettledMovies(self.target.raw_path, self.settings.is_movie,
+                                    self.settings.quiet_seconds, self.context.clock,
+                                    raw_root=self.target.raw_root)
         self.feed = MovieFeed(self.target.otf_path, self.target.otf_root)
         if self.record is not None and self.target.otf_path.is_dir():
             self._load_feed()

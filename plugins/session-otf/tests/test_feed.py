@@ -21,8 +21,8 @@ def test_only_settled_movies_are_fed_in_order_and_never_twice(tmp_path: Path) ->
     raw.mkdir()
     otf.mkdir()
     clock = Clock()
-    movies = SettledMovies(raw, tmp_path, lambda rel: rel.endswith("fractions.tiff"), 60,
-                           clock)
+    movies = SettledMovies(raw, lambda rel: rel.endswith("fractions.tiff"), 60, clock,
+                           raw_root=tmp_path)
     (raw / "a_fractions.tiff").write_bytes(b"1")
     (raw / "notes.xml").write_bytes(b"x")
     (raw / ".hidden_fractions.tiff").write_bytes(b"x")
@@ -50,8 +50,7 @@ def test_only_settled_movies_are_fed_in_order_and_never_twice(tmp_path: Path) ->
 
     again = MovieFeed(otf, tmp_path)
     assert again.load() == lines[:-1] and again.ended
-    restarted = SettledMovies(raw, tmp_path, lambda rel: rel.endswith("fractions.tiff"), 0,
-                              clock)
+    restarted = SettledMovies(raw, lambda rel: rel.endswith("fractions.tiff"), 0, clock)
     restarted.mark_known(again.movies)
     assert restarted.scan() == [] and restarted.scan() == []
 

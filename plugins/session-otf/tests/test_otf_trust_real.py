@@ -19,7 +19,7 @@ from emworker_session_otf.handler import OtfHandler
 from otf_fakes import SID, FakeSlurm, make_site, otf_of, run
 from test_otf_real import executor, make  # noqa: F401 - the executor fixture
 
-from emhub_worker_core import CommandRunner
+from emhub_worker_core import CommandResult
 from emhub_worker_core.testing import as_unprivileged, make_context, reachable_tmp_dir
 from tests.harness.slurm_cluster import SlurmCluster
 
@@ -140,15 +140,16 @@ def test_a_workflow_that_prints_its_environment_sees_no_secret(
 
 
 class ClusterRunner:
-    """The core's command runner, pointed at the harness's Slurm (its SLURM_CONF)."""
+    """Runs commands against the harness's Slurm (its SLURM_CONF), as a worker would."""
 
     def __init__(self, cluster: SlurmCluster) -> None:
-        self.cluster, self.runner = cluster, CommandRunner()
+        self.cluster = cluster
 
     def run(self, argv: Any, *, timeout: float = 60.0, check: bool = True,
-            env: Any = None) -> Any:
-        return self.runner.run(argv, timeout=timeout, check=check,
-                               env={**(env or os.environ), "SLURM_CONF": str(self.cluster.conf)})
+            env: Any = None) -> CommandResult:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                              env={**(env or os.environ), "SLURM_CONF": str(self.cluster.conf)})
+        return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.mark.slurm
