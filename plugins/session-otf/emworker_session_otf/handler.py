@@ -75,11 +75,12 @@ class OtfHandler(OtfSubmission):
             self.store = RecordStore(self._state_dir())
             self.folders = FolderRegistry(self._state_dir())
             self.target = resolve(self.args, self.settings, self.emhub)
-            check_values(self.target)  # before anything exists
             self.sid = self.target.session_id
             self.executor = make_executor(self.target.workflow.executor, self.runner,
                                           self.target.otf_path, self.settings.command_timeout)
-            self._check_folder()
+            if not _truthy(self.args.get("stop")):  # a stop neither renders nor uses them
+                check_values(self.target)  # before anything exists
+                self._check_folder()
         except (ConfigError, PathRefused, WorkflowError, ExecutorError) as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")

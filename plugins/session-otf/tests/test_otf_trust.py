@@ -466,3 +466,14 @@ def test_the_tracking_task_ends_only_once_the_stop_is_confirmed(site: dict[str, 
     run(site, slurm, iterations=1, stop=1)
     tracking.process()
     assert tracking.finished and otf_of(site)["status"] == "stopped"
+
+
+def test_a_stop_works_whatever_extra_otf_path_now_names(site: dict[str, Any]) -> None:
+    slurm = FakeSlurm()
+    run(site, slurm, iterations=2)
+    slurm.jobs["100"] = "RUNNING"
+    spoof(site, path="elsewhere")  # refused for feeding and clearing, not for stopping
+    site["emhub"].sessions[SID]["name"] = "--wrap=x"
+    site["config"]["workflows"]["relion"]["argv"] = ["/opt/otf/relion", "{session_name}"]
+    stop = run(site, slurm, iterations=1, stop=1)
+    assert stop.last["otf_status"] == "stopped" and slurm.jobs["100"] == "CANCELLED"
