@@ -161,11 +161,16 @@ class AccessLog:
 
 
 class AttemptCounter:
-    """Holds EMhub's port while EMhub is down and counts the connections made to it."""
+    """Holds EMhub's port while EMhub is down and counts the connections made to it.
 
-    def __init__(self, port: int) -> None:
+    ``hang=True``: an EMhub that hangs instead: each connection is accepted and kept open,
+    never answered, until the counter closes."""
+
+    def __init__(self, port: int, hang: bool = False) -> None:
         self.port = port
+        self.hang = hang
         self.attempts: list[float] = []
+        self._held: list[socket.socket] = []
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -198,12 +203,17 @@ class AttemptCounter:
             except (socket.timeout, OSError):
                 continue
             self.attempts.append(time.time())
-            conn.close()
+            if self.hang:
+                self._held.append(conn)
+            else:
+                conn.close()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        for conn in self._held:
+            conn.close()
         if self._sock is not None:
             self._sock.close()
 
