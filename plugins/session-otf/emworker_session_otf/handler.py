@@ -101,7 +101,7 @@ class OtfHandler(OtfSessionHandler):
                 self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
                                  self.record.job_id or "(being submitted)", self.record.status)
         self.movies = SettledMovies(self.target.raw_path, self.settings.is_movie,
-                                    self.settings.quiet_seconds, self.context.clock)
+                                    self.settings.quiet_seconds, self.context.monotonic)
         self.feed = MovieFeed(self.target.otf_path)
         if self.record is not None and self.target.otf_path.is_dir():
             self.movies.mark_known(self.feed.load())
@@ -231,7 +231,7 @@ class OtfHandler(OtfSessionHandler):
             self.update({"movies_fed": record.movies_fed, "new_movies": len(new),
                          "maxlen": self.settings.progress_maxlen})
         elif not self.movies.pending and \
-                self.context.clock() - self.movies.last_change >= self.settings.end_after_idle:
+                self.context.monotonic() - self.movies.last_change >= self.settings.end_after_idle:
             self.feed.end()
             record.feed_ended = True
             self.store.save(record)
@@ -249,8 +249,8 @@ class OtfHandler(OtfSessionHandler):
             return
         now = self.context.clock()
         if state.status == UNKNOWN:
-            self._unknown_since = self._unknown_since or now
-            if now - self._unknown_since >= self.settings.job_gone_grace:
+            self._unknown_since = self._unknown_since or self.context.monotonic()
+            if self.context.monotonic() - self._unknown_since >= self.settings.job_gone_grace:
                 self._fail(record, None, f"{self.executor.name} no longer knows job "
                                          f"{record.job_id} ({state.detail or 'no record'})")
             return
