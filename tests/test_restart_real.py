@@ -9,7 +9,6 @@ was down, and a hanging EMhub turned a clean stop into exit 7 after the 30 s tim
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import time
@@ -21,7 +20,7 @@ import pytest
 from tests.harness.emhub_admin import AdminClient
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess, wait_for
-from tests.harness.fleet import AttemptCounter
+from tests.harness.fleet import AttemptCounter, hanging
 
 pytestmark = pytest.mark.emhub
 
@@ -104,10 +103,9 @@ def test_during_an_outage_16_running_tasks_send_one_probe_and_lose_no_event(
 def test_a_hanging_emhub_still_gives_exit_0_within_the_grace_period(
         how: str, emhub_server: EMhubServer, worker_env: dict[str, str],
         tmp_path: Path) -> None:
-    """``stopped``: EMhub's process is stopped (SIGSTOP), so the kernel still accepts every
-    connection and nothing answers, also on the connections already open: the tasks' calls
-    hang in flight. ``listener``: EMhub is killed and a listener that accepts and never
-    answers takes its port."""
+    """Both ways an EMhub hangs (tests.harness.fleet.hanging): a stopped process, whose
+    connections the kernel accepts (the tasks' calls hang in flight), and a listener that
+    accepts and never answers."""
     worker = "hang.test"
     with emhub_server.admin() as admin:
         w = start_worker(emhub_server, worker_env, tmp_path, worker, f"-{how}",
@@ -116,7 +114,12 @@ def test_a_hanging_emhub_still_gives_exit_0_within_the_grace_period(
             tasks = echo_tasks(admin, worker, 2, 10_000, 0.5)
             wait_for(lambda: all(len(admin.task_history(t)) >= 2 for t in tasks),
                      "tasks running", log=w.log)
-            code, took = hang_and_stop(emhub_server, w, how)
+            with hanging(emhub_server, how):
+                time.sleep(3)  # the tasks' next calls are sent, and hang
+                sent = time.monotonic()
+                w.signal(signal.SIGTERM)
+                code = w.wait(timeout=120)
+                took = time.monotonic() - sent
         finally:
             w.stop()
     log = w.log_text()
@@ -129,28 +132,3 @@ def test_a_hanging_emhub_still_gives_exit_0_within_the_grace_period(
         for task in tasks:
             assert admin.task_status(worker, task) == "pending"
             admin.delete_task(worker, task)
-
-
-def hang_and_stop(server: EMhubServer, w: WorkerProcess, how: str) -> tuple[int, float]:
-    """Make EMhub hang, let the worker's calls hang for 3 s, SIGTERM it; (exit code, s)."""
-    def stop_worker() -> tuple[int, float]:
-        time.sleep(3)  # the tasks' next calls are sent, and hang
-        sent = time.monotonic()
-        w.signal(signal.SIGTERM)
-        code = w.wait(timeout=120)
-        return code, time.monotonic() - sent
-
-    if how == "stopped":
-        pid = server.emhub_pid
-        assert pid is not None
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            return stop_worker()
-        finally:
-            os.kill(pid, signal.SIGCONT)
-    server.stop_emhub(kill=True)
-    try:
-        with AttemptCounter(server.port, hang=True):
-            return stop_worker()
-    finally:
-        server.start_emhub()

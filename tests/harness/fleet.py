@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess
@@ -224,6 +224,31 @@ class AttemptCounter:
             if 0 <= second < seconds:
                 counts[second] += 1
         return counts
+
+
+@contextlib.contextmanager
+def hanging(server: EMhubServer, how: str = "stopped") -> Iterator[AttemptCounter | None]:
+    """EMhub hangs for the block, then answers again.
+
+    ``stopped``: its process is stopped (SIGSTOP), so the kernel still accepts every
+    connection and nobody answers, on the connections already open too: calls hang in
+    flight. ``listener``: it is killed and a listener that accepts and never answers holds
+    its port (yielded, with the connections it counted)."""
+    if how == "stopped":
+        pid = server.emhub_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield None
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return
+    server.stop_emhub(kill=True)
+    try:
+        with AttemptCounter(server.port, hang=True) as counter:
+            yield counter
+    finally:
+        server.start_emhub()
 
 
 # -- the workers ----------------------------------------------------------------------------
