@@ -11,7 +11,6 @@
     │   ├── CommandNotFound
     │   └── CommandTimeout
     ├── ServiceUnavailable          a handler asked for an EMhub service this source lacks
-    ├── AlreadyRunning              another live process runs this worker (state folder locked)
     └── EMhubError                  anything that went wrong talking to EMhub
         ├── TransportError          network / HTTP level; worth retrying
         ├── ServerError             EMhub answered ``{"error": ...}``
@@ -72,10 +71,6 @@ class CommandTimeout(CommandError):
 
 class ServiceUnavailable(EmworkerError):
     """The task source offers no such EMhub service (e.g. sessions on a local run)."""
-
-
-class AlreadyRunning(EmworkerError):
-    """Another live process runs this worker name: its state folder is locked."""
 
 
 class EMhubError(EmworkerError):

@@ -16,8 +16,7 @@ import pytest
 
 from emhub_worker_core import exitcodes
 from emhub_worker_core.cli.status_cmd import CRITICAL, OK, judge
-from emhub_worker_core.errors import AlreadyRunning
-from emhub_worker_core.runlock import hold_run_lock, lock_state
+from emhub_worker_core.runlock import AlreadyRunning, hold_run_lock, lock_state
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess, wait_for
 

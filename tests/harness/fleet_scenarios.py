@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import requests
 
+from emhub_worker_core.emhub.source import CATCH_UP_WINDOW
 from tests.harness.emhub_admin import AdminClient, mint_worker_token
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.fleet import (
@@ -35,7 +36,9 @@ from tests.harness.fleet import (
 
 STEP = 5.0  # echo interval of long tasks, s (= the core's min_interval default)
 MIB = 1024 * 1024
-SETTLE = 2.0  # s after the fleet connected before the idle window opens
+#: s after the fleet connected before the idle window opens: past the 65 s after a connect
+#: in which a worker re-checks its pending tasks every 1.5 s (a restart's catch-up)
+SETTLE = CATCH_UP_WINDOW + 2.0
 
 
 def stream_ms(stream_id: str) -> int:
