@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
 import sys
 import tempfile
@@ -164,10 +163,7 @@ def hang_exit(server: EMhubServer, env: dict[str, str], tmp: Path, how: str
             tasks = running_echo(admin, HANG_WORKER, 2, worker.log)
             with hanging(server, how):
                 time.sleep(3)  # the tasks' next calls are sent, and hang
-                sent = time.monotonic()
-                worker.signal(signal.SIGTERM)
-                code = worker.wait(120)
-                took = time.monotonic() - sent
+                code, took = worker.sigterm_timed()
     with server.admin() as admin:
         for task in tasks:
             admin.delete_task(HANG_WORKER, task)
@@ -187,10 +183,7 @@ def sigterm_exit(server: EMhubServer, env: dict[str, str], tmp: Path, during_out
             server.stop_emhub(kill=True)
             worker.wait_log("EMhub call failed")
             time.sleep(3)  # the handlers are inside their update_task retries
-        sent = time.monotonic()
-        worker.signal(signal.SIGTERM)
-        code = worker.wait(120)
-        took = time.monotonic() - sent
+        code, took = worker.sigterm_timed()
         if during_outage:
             server.start_emhub()
     with server.admin() as admin:

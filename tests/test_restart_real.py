@@ -116,10 +116,7 @@ def test_a_hanging_emhub_still_gives_exit_0_within_the_grace_period(
                      "tasks running", log=w.log)
             with hanging(emhub_server, how):
                 time.sleep(3)  # the tasks' next calls are sent, and hang
-                sent = time.monotonic()
-                w.signal(signal.SIGTERM)
-                code = w.wait(timeout=120)
-                took = time.monotonic() - sent
+                code, took = w.sigterm_timed()
         finally:
             w.stop()
     log = w.log_text()
