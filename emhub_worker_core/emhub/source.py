@@ -109,6 +109,7 @@ class EMhubTaskSource:
         self._need_connect = True
         self._next_pending_check = 0.0  # 0: check at once (start-up resumes pending tasks)
         self._catch_up_until = 0.0  # re-check every CATCH_UP_EVERY s until then
+        self._resumed = False  # the first pending check after a connect ran
         self._long_poll: LongPoll[list[JSON]] | None = None
         self._rand = rand
         self._poll_backoff = self._new_poll_backoff()
@@ -135,6 +136,7 @@ class EMhubTaskSource:
             self.client.login()
             self.client.connect_worker(self._specs)
             self._need_connect = False
+            self._resumed = False
             self._catch_up()  # an earlier process's long poll may still be open
             log.info("connected to EMhub %s as worker %s", self.settings.url, self.worker)
 
@@ -202,7 +204,10 @@ class EMhubTaskSource:
                 records = self.client.get_pending_tasks()
                 self._next_pending_check = self.clock() + self._recheck_every()
                 self._succeeded()
-                tasks = self._accept(records, "pending")
+                # the first check after a connect resumes; a later one finds what a
+                # long poll nobody read took
+                tasks = self._accept(records, "pending" if self._resumed else "resumed")
+                self._resumed = True
                 if tasks:  # start them now, not after the long poll
                     return tasks
             if long_poll is None:
@@ -250,8 +255,11 @@ class EMhubTaskSource:
                 self._seen[task.id] = None
                 if len(self._seen) > FINISHED_MEMORY:
                     self._seen.popitem(last=False)
-                how = "resuming pending" if kind == "pending" else "received"
-                log.info("%s task %s (%s)", how, task.id, task.name)
+                how = {"resumed": "resuming pending task %s (%s)",
+                       "pending": "picking up pending task %s (%s): EMhub gave it to a "
+                                  "long poll nobody read (an earlier process's, or one cut "
+                                  "short)"}.get(kind, "received task %s (%s)")
+                log.info(how, task.id, task.name)
             tasks.append(task)
         return tasks
 
