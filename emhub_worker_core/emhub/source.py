@@ -9,8 +9,8 @@ returned again, so a stale pending list cannot start a finished task twice.
 
 The long poll runs in a thread of its own (:class:`LongPoll`) so that the re-checks run
 on time while it is held. For :data:`CATCH_UP_WINDOW` seconds after each connect, and
-after a long poll that ended without an answer, they run every :data:`CATCH_UP_EVERY`
-seconds: a previous process of this worker (killed, restarted, upgraded) may have left a
+after a long poll this client gave up on (``poll_timeout``), they run every
+:data:`CATCH_UP_EVERY` seconds: a previous process of this worker (killed, restarted, upgraded) may have left a
 long poll open on EMhub, which takes the next task created for this worker; such a task
 sits pending, and is picked up within two seconds instead of a minute.
 """
@@ -230,7 +230,10 @@ class EMhubTaskSource:
         except EMhubError as exc:
             if not is_retryable(exc) or isinstance(exc, ServerBusy) and "NOGROUP" in str(exc):
                 self._need_connect = True  # an unexpected answer: connect afresh next time
-            self._catch_up()  # a long poll cut short may still be held on the server
+            # Resume at once when EMhub answers again. No catch-up window: a server that
+            # went down took its polls with it (a cut connection leaves one, which the
+            # pending re-check finds on time).
+            self._next_pending_check = 0.0
             self.retrier.failed("poll", exc)
             if gate.claim():  # the probe: wait, then try again; else wait for the probe
                 self.retrier.wait(self._poll_backoff.next_delay(), stop)
