@@ -10,9 +10,9 @@ returned again, so a stale pending list cannot start a finished task twice.
 The long poll runs in a thread of its own (:class:`LongPoll`) so that the re-checks run
 on time while it is held. For :data:`CATCH_UP_WINDOW` seconds after each connect, and
 after a long poll this client gave up on (``poll_timeout``), they run every
-:data:`CATCH_UP_EVERY` seconds: a previous process of this worker (killed, restarted, upgraded) may have left a
-long poll open on EMhub, which takes the next task created for this worker; such a task
-sits pending, and is picked up within two seconds instead of a minute.
+:data:`CATCH_UP_EVERY` seconds: a previous process of this worker (killed, restarted,
+upgraded) may have left a long poll open on EMhub, which takes the next task created for
+this worker; such a task sits pending, and is picked up within two seconds, not a minute.
 """
 
 from __future__ import annotations
