@@ -14,7 +14,8 @@ Scenarios (``--scenarios``, run in this order, 4 last because it stops the fleet
    says how much of EMhub the idle fleet uses.
 2. one echo task to every worker at once: create -> first event latency, median and p95
    (both instants read off Redis stream ids: one clock, no polling error).
-3. EMhub killed (SIGKILL) for ``--outage-seconds`` (20) while every worker runs a task:
+3. EMhub killed (SIGKILL) for ``--outage-seconds`` (20) while every worker runs a task
+   (``--tasks-per-worker`` tasks, 1 by default):
    connection attempts/s during the outage (a listener holds EMhub's port and counts
    connections: nothing logs while EMhub is down, and a worker logs one line per outage),
    requests/s in the first ``--after-seconds`` (10) after EMhub is back (from its log, by
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--capacity-seconds", type=float, default=10)
     parser.add_argument("--outage-seconds", type=float, default=20)
+    parser.add_argument("--tasks-per-worker", type=int, default=1,
+                        help="scenario 3: long tasks each worker runs across the outage")
     parser.add_argument("--after-seconds", type=int, default=10)
     parser.add_argument("--grace", type=float, default=None,
                         help="the workers' [worker] grace_period (default: theirs, 30 s)")
@@ -84,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--scenarios: choose from 1, 2, 3, 4")
     if args.workers < 1:
         parser.error("--workers: at least 1")
+    if args.tasks_per_worker < 1:
+        parser.error("--tasks-per-worker: at least 1")
     return args
 
 
@@ -129,8 +134,10 @@ def run(args: argparse.Namespace, folder: Path) -> list[tuple[str, Rows]]:
                 1: (f"1 idle {args.idle_seconds:g} s", lambda: idle(
                     server, fleet, args.idle_seconds, args.capacity_seconds)),
                 2: ("2 task to every worker", lambda: burst(server, fleet)),
-                3: (f"3 EMhub down {args.outage_seconds:g} s", lambda: outage(
-                    server, fleet, args.outage_seconds, args.after_seconds)),
+                3: (f"3 EMhub down {args.outage_seconds:g} s, {args.tasks_per_worker} "
+                    f"task(s) per worker", lambda: outage(
+                        server, fleet, args.outage_seconds, args.after_seconds,
+                        tasks_per_worker=args.tasks_per_worker)),
                 4: ("4 SIGTERM to the fleet", lambda: shutdown(
                     server, fleet, args.grace if args.grace is not None else 30.0)),
             }

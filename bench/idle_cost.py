@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from emhub_worker_core.emhub.source import CATCH_UP_WINDOW  # noqa: E402
 from tests.harness.emhub_admin import mint_worker_token  # noqa: E402
 from tests.harness.emhub_server import EMhubServer  # noqa: E402
 from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402
@@ -84,7 +85,9 @@ def main() -> None:
                     worker.wait_connected()
                     assert bare.stdout is not None and bare.stdout.readline() == "ready\n"
                     wait_for(state.exists, "state file")
-                    time.sleep(2)  # start-up done: measure the idle steady state only
+                    # start-up and the 65 s of pending re-checks after a connect done:
+                    # measure the idle steady state only
+                    time.sleep(CATCH_UP_WINDOW + 2)
                     writes, last_mtime = 0, state.stat().st_mtime_ns
                     ours0, base0 = cpu_seconds(worker.pid), cpu_seconds(bare.pid)
                     ours_ns0, base_ns0 = run_ns(worker.pid), run_ns(bare.pid)

@@ -9,6 +9,7 @@ reads 3 knows the configuration is bad, not that the worker is in an unknown sta
 from __future__ import annotations
 
 from .errors import AuthenticationError, ConfigError, EmworkerError, PluginError, UsageError
+from .runlock import AlreadyRunning
 
 OK = 0              #: finished, or stopped cleanly on SIGTERM/SIGINT
 ERROR = 1           #: unexpected error (a bug, or an environment problem)
@@ -21,6 +22,7 @@ FORCED = 7          #: second signal, or handlers still running after the grace 
 STATUS_STALE = 8    #: `status`: running, but the last successful poll is old
 STATUS_STOPPED = 9  #: `status`: the state file names a process that is gone
 STATUS_UNKNOWN = 10  #: `status`: no state file, or one that is not emworker's
+ALREADY_RUNNING = 11  #: `run`: another live process runs this worker name (state folder)
 
 DESCRIPTIONS = {
     OK: "success", ERROR: "unexpected error", USAGE: "bad command line",
@@ -30,6 +32,7 @@ DESCRIPTIONS = {
     STATUS_STALE: "status: running, but the last poll is old",
     STATUS_STOPPED: "status: not running",
     STATUS_UNKNOWN: "status: no usable state file",
+    ALREADY_RUNNING: "this worker is already running in another process",
 }
 
 
@@ -43,6 +46,8 @@ def exit_code_for(exc: BaseException) -> int:
         return AUTH
     if isinstance(exc, PluginError):
         return PLUGINS
+    if isinstance(exc, AlreadyRunning):
+        return ALREADY_RUNNING
     if isinstance(exc, KeyboardInterrupt):
         return FORCED
     return ERROR

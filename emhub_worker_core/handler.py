@@ -55,7 +55,12 @@ class TaskContext:
     services: EMhubServices = field(default_factory=NoServices)
     runner: Runner = field(default_factory=CommandRunner)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    #: Wall time (``time.time``): for times shown to people or compared with file mtimes.
     clock: Callable[[], float] = time.time
+    #: A clock that only moves forward (``time.monotonic``): for every duration (a quiet
+    #: period, an idle limit, a grace), which a step of the wall clock (NTP) must not
+    #: stretch or cut. Its readings mean nothing across processes: never store them.
+    monotonic: Callable[[], float] = time.monotonic
     #: The admin's floor on every wait, in seconds (``[worker] min_interval``; the host
     #: sets it, 0 here so that a context built by hand, e.g. in a test, has none).
     min_interval: float = 0.0

@@ -226,6 +226,9 @@ class Host:
             self._warm_stop.set()  # intake stops too (the source was exhausted, or fatal)
             self._changed()
         self._tick()
+        stopping = getattr(self._source, "stopping", None)
+        if callable(stopping):  # its calls end within the grace period (EMhub may hang)
+            stopping(time.monotonic() + self.grace_period)
         stuck = self.supervisor.stop_all(self.grace_period, self._cold_stop)
         self._tick()
         if stuck:

@@ -45,6 +45,8 @@ class RunningTask:
     handler: Optional[TaskHandler] = None
     last_event: Optional[EncodedEvent] = None
     last_event_time: Optional[float] = None
+    #: the event on its way to the source right now (None between deliveries)
+    delivering: Optional[EncodedEvent] = None
 
 
 class Supervisor:
@@ -170,7 +172,14 @@ class Supervisor:
                 observer(task, claim, encoded)
             except Exception as exc:
                 log.warning("event observer failed: %s", exc)
-        self.deliver(task, encoded)
+        if rt is None:
+            self.deliver(task, encoded)
+            return
+        rt.delivering = encoded
+        try:
+            self.deliver(task, encoded)
+        finally:
+            rt.delivering = None
 
     def send_new(self, task: Task, claim: Claim | None, event: Mapping[str, Any]) -> None:
         """An event the host writes itself (not a handler's): encoded here, once."""
@@ -192,7 +201,15 @@ class Supervisor:
                 if remaining <= 0:
                     break
                 rt.thread.join(min(0.2, remaining))
-        stuck = [rt for rt in pending if rt.thread is not None and rt.thread.is_alive()]
+        alive = [rt for rt in pending if rt.thread is not None and rt.thread.is_alive()]
+        for rt in alive:
+            event = rt.delivering
+            if event is not None:  # the handler stopped; EMhub did not answer in time
+                log.warning("task %s (%s): event not delivered (keys %s): EMhub did not "
+                            "answer within the %gs grace period; the task stays pending "
+                            "and resumes when the worker starts again", rt.task.id,
+                            rt.task.name, ",".join(sorted(event)), grace_period)
+        stuck = [rt for rt in alive if rt.delivering is None]
         for rt in stuck:  # their threads are daemons: the process can exit regardless
             log.error("task %s (%s) did not stop within %ss", rt.task.id, rt.task.name,
                       grace_period)

@@ -72,6 +72,8 @@ def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, A
 
     ``min_interval`` is the admin's floor on waits; 0 (none) by default so tests are quick.
     ``state_dir`` is the plugin's state folder the host would give (none by default).
+    A ``clock`` drives both :attr:`TaskContext.clock` and :attr:`TaskContext.monotonic`
+    (a :class:`FakeClock`'s :meth:`FakeClock.monotonic` for the latter).
     """
     sink = events if events is not None else []
     ctx = TaskContext(task=make_task(task), send=sink.append, plugin=plugin,
@@ -80,6 +82,7 @@ def make_context(task: Union[Task, Mapping[str, Any]], *, config: Mapping[str, A
                       state_dir=state_dir)
     if clock is not None:
         ctx.clock = clock
+        ctx.monotonic = getattr(clock, "monotonic", clock)
     return ctx
 
 
@@ -107,20 +110,33 @@ def run_handler(factory: HandlerFactory, task: Union[Task, Mapping[str, Any]], *
 class FakeClock:
     """A clock for :func:`run_handler`'s ``clock``: time stands still until :meth:`advance`.
 
-    ``self.context.clock()`` in a handler returns :attr:`now`; a test moves it forward
-    (from a :class:`FakeRunner` callable, say) to reach a heartbeat or an age rule without
-    waiting. It does not shorten :meth:`TaskHandler.wait`: run with ``wait=False``.
+    ``self.context.clock()`` in a handler returns :attr:`now`, and
+    ``self.context.monotonic()`` :meth:`monotonic`; a test moves both forward with
+    :meth:`advance` (from a :class:`FakeRunner` callable, say) to reach a heartbeat or an
+    age rule without waiting, or the wall clock alone with :meth:`step` (an NTP step). It
+    does not shorten :meth:`TaskHandler.wait`: run with ``wait=False``.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.now = float(start)
+        self._stepped = 0.0  # how far the wall clock was stepped away from the monotonic one
 
     def __call__(self) -> float:
         return self.now
 
+    def monotonic(self) -> float:
+        """The fake :attr:`TaskContext.monotonic`: moved by :meth:`advance` only."""
+        return self.now - self._stepped
+
     def advance(self, seconds: float) -> float:
-        """Move the clock ``seconds`` forward; return the new time."""
+        """Move both clocks ``seconds`` forward; return the new wall time."""
         self.now += seconds
+        return self.now
+
+    def step(self, seconds: float) -> float:
+        """Step the wall clock alone (NTP; negative: back); return the new wall time."""
+        self.now += seconds
+        self._stepped += seconds
         return self.now
 
 

@@ -205,3 +205,41 @@ def test_services_call_emhub_with_retries() -> None:
     assert source.services.request_config("sessions") == {"raw": {"root": "/r"}}
     assert source.services.get_session(301)["id"] == 301
     assert client.called("get_config") == 2
+
+
+def test_pending_rechecks_run_on_time_while_the_long_poll_is_held() -> None:
+    """Issue 21: EMhub holds get_new_tasks 60 s, and a task that an earlier process's
+    abandoned poll took sits pending meanwhile: the re-check must not wait for our poll."""
+    from emhub_worker_core.emhub.source import CATCH_UP_EVERY, CATCH_UP_WINDOW
+
+    held = threading.Event()
+    clock = Clock()
+    settings = EMhubSettings(url="http://emhub.test", user="u", password="p",
+                             pending_recheck=2)
+    client = FakeClient(get_pending_tasks=[[], [task("7-0")], []],
+                        get_new_tasks=[lambda: held.wait(30) and []])
+    source = EMhubTaskSource(client, settings, runner=FakeRunner({}),  # type: ignore[arg-type]
+                             clock=clock, rand=lambda: 0.0)
+    source.open({"tasks": ["echo"]}, threading.Event())
+    stop = threading.Event()
+    rounds: list[list[str]] = []
+
+    def poll_round() -> None:
+        thread = threading.Thread(target=lambda: rounds.append(
+            [t.id for t in source.poll(stop)]))
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive(), "poll() waited for the long poll"
+
+    try:
+        poll_round()  # start-up check: nothing; the long poll is sent and held
+        assert rounds == [[]] and client.called("get_new_tasks") == 1
+        clock.now += CATCH_UP_EVERY  # within the catch-up window: re-checked every 1.5 s
+        poll_round()
+        assert rounds[-1] == ["7-0"] and client.called("get_new_tasks") == 1
+        clock.now += CATCH_UP_WINDOW  # after it: every pending_recheck seconds, as set
+        poll_round()
+        assert source._next_pending_check == clock.now + 2
+        assert client.called("get_pending_tasks") == 3 and client.called("get_new_tasks") == 1
+    finally:
+        held.set()

@@ -119,7 +119,7 @@ def test_task_swallowed_by_an_abandoned_poll_is_not_lost(
                  for i in range(3)]
         wait_for(lambda: done(admin, worker, *tasks), "all tasks done", log=w.log)
         log = w.log_text()
-        assert any(f"resuming pending task {t}" in log for t in tasks), \
+        assert any(f"picking up pending task {t}" in log for t in tasks), \
             "no task went through the pending re-check; the test proves nothing"
         for task in tasks:
             assert admin.task_history(task)[-1]["done"] == "1"

@@ -105,6 +105,20 @@ def routed_plugin(router: Router) -> Callable[[Task], Optional[str]]:
     return plugin_of
 
 
+def _lock_worker(stack: contextlib.ExitStack, state_dir: Path, worker: str) -> None:
+    """Hold the worker's run lock until the command ends (AlreadyRunning: exit 11)."""
+    import logging
+
+    from ..runlock import hold_run_lock
+
+    try:
+        stack.enter_context(hold_run_lock(state_dir, worker))
+    except OSError as exc:  # as before the lock: the worker runs, without the guard
+        logging.getLogger("emworker.host").warning(
+            "cannot lock the state folder %s (%s): a second worker %s would not be "
+            "refused", state_dir, exc.strerror or exc, worker)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ..board import TaskBoard
     from ..host import Host
@@ -115,6 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = prepare(args)
     plugins, router = plugins_from(config)
     with contextlib.ExitStack() as stack:
+        if not args.local:  # before anything is sent or written: one process per name
+            _lock_worker(stack, worker_state_dir(config), worker_name(config))
         source = open_source(args, config, stack, router)
         host = Host(router, plugin_config=config.plugin_section,
                     max_tasks=config.get("worker", "max_tasks"),

@@ -56,14 +56,21 @@ def read_state_file(path: Path) -> tuple[dict[str, Any] | None, str]:
 
 
 def judge(state: dict[str, Any] | None, stale_after: float,
-          why_none: str = "no state file: is the worker running with this configuration?"
-          ) -> tuple[int, str]:
+          why_none: str = "no state file: is the worker running with this configuration?",
+          lock: tuple[str, int | None] = ("absent", None)) -> tuple[int, str]:
+    """The verdict on a state file; ``lock`` is :func:`~..runlock.lock_state` of its folder,
+    which decides whether the worker lives (a process id alone may have been reused)."""
     from ..state import age, pid_alive
 
+    held, lock_pid = lock
     if state is None:
+        if held == "held":
+            return UNKNOWN, f"running (pid {lock_pid}), but it has written no state file yet"
         return UNKNOWN, why_none
-    if not pid_alive(state.get("pid")):
-        return CRITICAL, f"not running (pid {state.get('pid')} is gone)"
+    alive = held == "held" or held == "absent" and pid_alive(state.get("pid"))
+    if not alive:
+        why = "is gone" if not pid_alive(state.get("pid")) else "no longer holds its lock"
+        return CRITICAL, f"not running (pid {state.get('pid')} {why})"
     connection = state.get("connection") or {}
     failing = connection.get("state") == "failing"
     if not state.get("ready") and failing:  # EMhub down since start-up: say so
@@ -104,8 +111,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = prepare(args)
     directory = worker_state_dir(config)
+    from ..runlock import lock_state
+
     state, why_none = read_state_file(directory / STATE_FILE)
-    code, verdict = judge(state, args.stale_after, why_none)
+    code, verdict = judge(state, args.stale_after, why_none, lock_state(directory))
     if args.json:
         json.dump({"status": code, "verdict": verdict, "state": state}, sys.stdout, indent=2)
         sys.stdout.write("\n")

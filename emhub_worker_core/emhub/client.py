@@ -6,7 +6,8 @@ becomes an exception here, never ``None``. Retrying is the caller's business (se
 is replaced by logging in again, once, and the call repeated.
 
 Every call has a timeout: ``settings.timeout``, or ``settings.poll_timeout`` for the long
-poll. Passwords, cookies and tokens never appear in messages or logs.
+poll, and none lasts past :attr:`EMhubClient.deadline` once one is set (shutting down: the
+grace period). Passwords, cookies and tokens never appear in messages or logs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from typing import Any, Mapping
 
 import requests
@@ -33,6 +35,10 @@ from .settings import EMhubSettings
 log = logging.getLogger("emworker.emhub")
 
 JSON = dict[str, Any]
+
+#: The timeout of a call made after :attr:`EMhubClient.deadline` passed (the interrupted
+#: event of a task that did not stop within the grace period): short, but one try.
+LATE_CALL_TIMEOUT = 1.0
 
 
 class LoginExpired(TransportError):
@@ -99,13 +105,23 @@ class EMhubClient:
         self.token: str | None = None
         self._login_lock = threading.Lock()
         self._logins = 0
+        #: ``time.monotonic()`` by which every call must have ended (set while stopping);
+        #: a call made later gets :data:`LATE_CALL_TIMEOUT` seconds
+        self.deadline: float | None = None
 
     def close(self) -> None:
         self.http.close()
 
     # -- transport ------------------------------------------------------------------------
+    def _timeouts(self, read_timeout: float | None) -> tuple[float, float]:
+        connect, read = self.settings.timeout, read_timeout or self.settings.timeout
+        if self.deadline is not None:  # stopping: end within the grace period
+            left = max(self.deadline - time.monotonic(), LATE_CALL_TIMEOUT)
+            connect, read = min(connect, left), min(read, left)
+        return connect, read
+
     def _post(self, endpoint: str, body: Any, read_timeout: float | None = None) -> Any:
-        timeout = (self.settings.timeout, read_timeout or self.settings.timeout)
+        timeout = self._timeouts(read_timeout)
         try:
             # verify per call: a session-level CA bundle loses to $REQUESTS_CA_BUNDLE
             # and $CURL_CA_BUNDLE in requests, so [emhub] verify would be ignored
@@ -113,7 +129,8 @@ class EMhubClient:
                                    timeout=timeout, verify=self.settings.verify)
         except requests.exceptions.RequestException as exc:
             words = describe(exc, self.settings.url, timeout[0], timeout[1])
-            if read_timeout is not None and isinstance(exc, requests.exceptions.ReadTimeout):
+            if read_timeout is not None and isinstance(exc, requests.exceptions.ReadTimeout) \
+                    and self.deadline is None:
                 raise PollTimeout(f"{endpoint}: {words}") from exc
             raise TransportError(f"{endpoint}: {words}") from None
         status = reply.status_code

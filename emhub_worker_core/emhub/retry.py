@@ -5,6 +5,9 @@ after which we log in again, EMhub reporting that its Redis is down, a worker to
 no longer knows, after which we connect again). What is not: an authentication failure
 (wrong password, unregistered worker name) and an answer about the request itself (an
 event EMhub refuses, a session that does not exist).
+
+While EMhub is down only one call probes it (:mod:`.probe`); the others wait for its
+answer without sending anything.
 """
 
 from __future__ import annotations
@@ -17,8 +20,16 @@ from typing import Callable, Optional, TypeVar
 from ..errors import AuthenticationError, EMhubError, ServerError, TransportError
 from .backoff import Backoff, OutageLog
 from .client import TokenRejected
+from .probe import ProbeGate
 
 T = TypeVar("T")
+
+#: The probe's backoff, between 1.2 s (so an outage costs under a request a second per
+#: worker, counting the failed call that opened it; measured 1.02/s with a 1 s floor)
+#: and 3 s (so work resumes within seconds of EMhub answering again). The other callers
+#: send nothing while they wait, so their number does not add to it.
+PROBE_RETRY_FLOOR = 1.2
+PROBE_RETRY_CAP = 3.0
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -45,9 +56,12 @@ class Retrier:
         self.on_token_rejected = on_token_rejected
         #: set when the source closes: every wait ends at once
         self.closed = threading.Event()
+        self.gate = ProbeGate(outage)
 
     def backoff(self) -> Backoff:
-        return Backoff(base=1.0, cap=self.max_delay, rand=self.rand)
+        """The probe's delays (capped by ``retry_max_delay`` when that is lower)."""
+        cap = min(PROBE_RETRY_CAP, self.max_delay)
+        return Backoff(base=1.0, cap=cap, floor=min(PROBE_RETRY_FLOOR, cap), rand=self.rand)
 
     def failed(self, what: str, exc: EMhubError) -> None:
         """Record one failure (the outage log decides what to print)."""
@@ -65,26 +79,38 @@ class Retrier:
         A ``stop`` already set allows one attempt and no wait."""
         backoff = backoff or self.backoff()
         deadline = None if window is None else self.clock() + window
-        while True:
-            try:
-                result = fn()
-            except EMhubError as exc:
-                if not is_retryable(exc):
-                    raise
-                self.failed(what, exc)
-                delay = backoff.next_delay()
-                why = ""
-                if deadline is not None and self.clock() + delay > deadline:
-                    why = f"gave up after {backoff.failures} attempt(s)"
-                elif self.wait(delay, stop):
-                    why = "stopped while retrying"
-                if not why:
-                    continue
-                if isinstance(exc, TransportError):
-                    raise
-                raise TransportError(f"{what}: {why}: {exc}") from exc
-            self.outage.success()
-            return result
+        try:
+            while True:
+                if not self.gate.claim():  # another call probes EMhub: wait for its answer
+                    if self.gate.wait_turn(stop, self.closed, deadline, self.clock):
+                        continue
+                    why = "stopped" if self.closed.is_set() or stop is not None \
+                        and stop.is_set() else "gave up"
+                    raise TransportError(f"{what}: {why} while waiting for EMhub to answer "
+                                         f"again ({self.outage.last_error})")
+                try:
+                    result = fn()
+                except EMhubError as exc:
+                    if not is_retryable(exc):
+                        raise
+                    self.failed(what, exc)
+                    if not self.gate.claim():
+                        continue  # it failed alongside the probe's: wait for the probe
+                    delay = backoff.next_delay()
+                    why = ""
+                    if deadline is not None and self.clock() + delay > deadline:
+                        why = f"gave up after {backoff.failures} attempt(s)"
+                    elif self.wait(delay, stop):
+                        why = "stopped while retrying"
+                    if not why:
+                        continue
+                    if isinstance(exc, TransportError):
+                        raise
+                    raise TransportError(f"{what}: {why}: {exc}") from exc
+                self.outage.success()
+                return result
+        finally:
+            self.gate.release()  # a probe that gives up hands over to the next in line
 
     def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
         """Sleep, waking early on close or ``stop`` (True) or when EMhub answered another

@@ -6,6 +6,13 @@ and every ``pending_recheck`` seconds ask ``get_pending_tasks`` again, because a
 client gave up on can still receive a task on the server, which then sits pending and
 would otherwise be stranded. A task whose ``done`` this process delivered is never
 returned again, so a stale pending list cannot start a finished task twice.
+
+The long poll runs in a thread of its own (:class:`LongPoll`) so that the re-checks run
+on time while it is held. For :data:`CATCH_UP_WINDOW` seconds after each connect, and
+after a long poll this client gave up on (``poll_timeout``), they run every
+:data:`CATCH_UP_EVERY` seconds: a previous process of this worker (killed, restarted,
+upgraded) may have left a long poll open on EMhub, which takes the next task created for
+this worker; such a task sits pending, and is picked up within two seconds, not a minute.
 """
 
 from __future__ import annotations
@@ -24,19 +31,23 @@ from ..services import JSON, EMhubServices
 from ..task import Task
 from .backoff import Backoff, OutageLog
 from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
-from .retry import Retrier, is_retryable
+from .longpoll import LongPoll
+from .retry import PROBE_RETRY_CAP, PROBE_RETRY_FLOOR, Retrier, is_retryable
 from .settings import SERVER_POLL_BLOCK, EMhubSettings
 from .specs import worker_specs
 
 log = logging.getLogger("emworker.emhub")
 
 FINISHED_MEMORY = 10_000  # ids of finished tasks remembered against stale pending lists
-#: The poll loop's own backoff, between 1.2 s (so an outage costs under a request a
-#: second, counting the failed call that opened it; measured 1.02/s with a 1 s floor) and
-#: 3 s (so work resumes within seconds of EMhub answering again). Handler calls keep the
-#: long ``retry_max_delay`` backoff: the poller's success wakes them.
-POLL_RETRY_FLOOR = 1.2
-POLL_RETRY_CAP = 3.0
+#: The poll loop's backoff is the probe's (see :mod:`.probe`): one request at a time.
+POLL_RETRY_FLOOR = PROBE_RETRY_FLOOR
+POLL_RETRY_CAP = PROBE_RETRY_CAP
+#: How long a long poll abandoned by an earlier process (or by us) may still be held by
+#: EMhub: its 60 s ``XREADGROUP`` block, plus a margin for the request on its way.
+CATCH_UP_WINDOW = 65.0
+#: The pending re-check's period during that window: a task taken by such a poll starts
+#: within about this long, at the cost of under one extra request a second.
+CATCH_UP_EVERY = 1.5
 
 
 class RemoteServices:
@@ -97,6 +108,9 @@ class EMhubTaskSource:
         self._connect_lock = threading.Lock()
         self._need_connect = True
         self._next_pending_check = 0.0  # 0: check at once (start-up resumes pending tasks)
+        self._catch_up_until = 0.0  # re-check every CATCH_UP_EVERY s until then
+        self._resumed = False  # the first pending check after a connect ran
+        self._long_poll: LongPoll[list[JSON]] | None = None
         self._rand = rand
         self._poll_backoff = self._new_poll_backoff()
         self._seen: OrderedDict[str, None] = OrderedDict()  # bounded: a worker runs for years
@@ -104,8 +118,7 @@ class EMhubTaskSource:
         self._finished_lock = threading.Lock()
 
     def _new_poll_backoff(self) -> Backoff:
-        cap = min(POLL_RETRY_CAP, self.settings.retry_max_delay)
-        return Backoff(cap=cap, floor=min(POLL_RETRY_FLOOR, cap), rand=self._rand)
+        return self.retrier.backoff()
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -123,6 +136,8 @@ class EMhubTaskSource:
             self.client.login()
             self.client.connect_worker(self._specs)
             self._need_connect = False
+            self._resumed = False
+            self._catch_up()  # an earlier process's long poll may still be open
             log.info("connected to EMhub %s as worker %s", self.settings.url, self.worker)
 
     def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
@@ -161,22 +176,46 @@ class EMhubTaskSource:
                 "attempts": outage.failures, "last_error": outage.last_error}
 
     # -- tasks --------------------------------------------------------------------------------
+    def _catch_up(self) -> None:
+        """Re-check pending tasks now, then every CATCH_UP_EVERY s for CATCH_UP_WINDOW s."""
+        self._catch_up_until = self.clock() + CATCH_UP_WINDOW
+        self._next_pending_check = 0.0
+
+    def _recheck_every(self) -> float:
+        if self.clock() < self._catch_up_until:
+            return min(CATCH_UP_EVERY, self.settings.pending_recheck)
+        return self.settings.pending_recheck
+
     def poll(self, stop: threading.Event) -> list[Task]:
-        """One round: pending tasks when a re-check is due, else one long poll."""
+        """One round: the pending tasks when a re-check is due, else what the long poll
+        brought (waiting for it at most until the next re-check is due)."""
         if stop.is_set():
+            return []
+        gate = self.retrier.gate
+        if not gate.claim():  # EMhub is down and another call probes it: no request
+            gate.wait_turn(stop, self.retrier.closed, None, self.clock)
             return []
         try:
             if self._need_connect:
                 self.connect()
-            records: list[JSON] = []
-            if self.clock() >= self._next_pending_check:
+            long_poll = self._long_poll
+            if self.clock() >= self._next_pending_check and \
+                    not (long_poll is not None and long_poll.finished):
                 records = self.client.get_pending_tasks()
-                self._next_pending_check = self.clock() + self.settings.pending_recheck
-                tasks = self._accept(records, "pending")
-                if tasks:  # start them now, not after a long poll
-                    self._succeeded()
+                self._next_pending_check = self.clock() + self._recheck_every()
+                self._succeeded()
+                # the first check after a connect resumes; a later one finds what a
+                # long poll nobody read took
+                tasks = self._accept(records, "pending" if self._resumed else "resumed")
+                self._resumed = True
+                if tasks:  # start them now, not after the long poll
                     return tasks
-            tasks = self._accept(self.client.get_new_tasks(), "new")
+            if long_poll is None:
+                long_poll = self._long_poll = LongPoll(self.client.get_new_tasks)
+            if not long_poll.wait(self._next_pending_check - self.clock()) or stop.is_set():
+                return []  # a re-check is due (or a stop): the long poll goes on
+            self._long_poll = None
+            tasks = self._accept(long_poll.result(), "new")
             self._succeeded()
             return tasks
         except PollTimeout as exc:
@@ -184,19 +223,26 @@ class EMhubTaskSource:
             level = logging.WARNING if self.settings.poll_timeout > SERVER_POLL_BLOCK + 5 \
                 else logging.DEBUG
             log.log(level, "%s", exc)
+            self._catch_up()  # EMhub may still hold the poll we gave up on
             return []
         except AuthenticationError:
             raise
         except EMhubError as exc:
             if not is_retryable(exc) or isinstance(exc, ServerBusy) and "NOGROUP" in str(exc):
                 self._need_connect = True  # an unexpected answer: connect afresh next time
+            # Resume at once when EMhub answers again. No catch-up window: a server that
+            # went down took its polls with it (a cut connection leaves one, which the
+            # pending re-check finds on time).
+            self._next_pending_check = 0.0
             self.retrier.failed("poll", exc)
-            self.retrier.wait(self._poll_backoff.next_delay(), stop)
+            if gate.claim():  # the probe: wait, then try again; else wait for the probe
+                self.retrier.wait(self._poll_backoff.next_delay(), stop)
             return []
 
     def _succeeded(self) -> None:
         self._poll_backoff.reset()
         self.outage.success()
+        self.retrier.gate.release()
 
     def _accept(self, records: list[JSON], kind: str) -> list[Task]:
         tasks = []
@@ -212,8 +258,11 @@ class EMhubTaskSource:
                 self._seen[task.id] = None
                 if len(self._seen) > FINISHED_MEMORY:
                     self._seen.popitem(last=False)
-                how = "resuming pending" if kind == "pending" else "received"
-                log.info("%s task %s (%s)", how, task.id, task.name)
+                how = {"resumed": "resuming pending task %s (%s)",
+                       "pending": "picking up pending task %s (%s): EMhub gave it to a "
+                                  "long poll nobody read (an earlier process's, or one cut "
+                                  "short)"}.get(kind, "received task %s (%s)")
+                log.info(how, task.id, task.name)
             tasks.append(task)
         return tasks
 
@@ -250,6 +299,10 @@ class EMhubTaskSource:
     @property
     def exhausted(self) -> bool:
         return False  # EMhub may always send another task
+
+    def stopping(self, deadline: float) -> None:
+        """Shutting down: every call from now on ends by ``deadline`` (monotonic)."""
+        self.client.deadline = deadline
 
     def close(self) -> None:
         self.retrier.closed.set()

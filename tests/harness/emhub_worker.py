@@ -80,6 +80,13 @@ class WorkerProcess:
             raise AssertionError(f"worker did not exit within {timeout:g} s\n"
                                  + self.log_text()[-4000:]) from None
 
+    def sigterm_timed(self, timeout: float = 120.0) -> tuple[int, float]:
+        """SIGTERM now; (exit code, seconds from the signal to the exit)."""
+        sent = time.monotonic()
+        self.signal(signal.SIGTERM)
+        code = self.wait(timeout)
+        return code, time.monotonic() - sent
+
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM, wait; SIGKILL if it hangs. Returns the exit code."""
         if self.proc is None:

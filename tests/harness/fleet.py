@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess
@@ -161,11 +161,16 @@ class AccessLog:
 
 
 class AttemptCounter:
-    """Holds EMhub's port while EMhub is down and counts the connections made to it."""
+    """Holds EMhub's port while EMhub is down and counts the connections made to it.
 
-    def __init__(self, port: int) -> None:
+    ``hang=True``: an EMhub that hangs instead: each connection is accepted and kept open,
+    never answered, until the counter closes."""
+
+    def __init__(self, port: int, hang: bool = False) -> None:
         self.port = port
+        self.hang = hang
         self.attempts: list[float] = []
+        self._held: list[socket.socket] = []
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -198,12 +203,17 @@ class AttemptCounter:
             except (socket.timeout, OSError):
                 continue
             self.attempts.append(time.time())
-            conn.close()
+            if self.hang:
+                self._held.append(conn)
+            else:
+                conn.close()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        for conn in self._held:
+            conn.close()
         if self._sock is not None:
             self._sock.close()
 
@@ -214,6 +224,31 @@ class AttemptCounter:
             if 0 <= second < seconds:
                 counts[second] += 1
         return counts
+
+
+@contextlib.contextmanager
+def hanging(server: EMhubServer, how: str = "stopped") -> Iterator[AttemptCounter | None]:
+    """EMhub hangs for the block, then answers again.
+
+    ``stopped``: its process is stopped (SIGSTOP), so the kernel still accepts every
+    connection and nobody answers, on the connections already open too: calls hang in
+    flight. ``listener``: it is killed and a listener that accepts and never answers holds
+    its port (yielded, with the connections it counted)."""
+    if how == "stopped":
+        pid = server.emhub_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield None
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return
+    server.stop_emhub(kill=True)
+    try:
+        with AttemptCounter(server.port, hang=True) as counter:
+            yield counter
+    finally:
+        server.start_emhub()
 
 
 # -- the workers ----------------------------------------------------------------------------

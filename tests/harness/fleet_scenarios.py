@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import requests
 
+from emhub_worker_core.emhub.source import CATCH_UP_WINDOW
 from tests.harness.emhub_admin import AdminClient, mint_worker_token
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.fleet import (
@@ -35,19 +36,27 @@ from tests.harness.fleet import (
 
 STEP = 5.0  # echo interval of long tasks, s (= the core's min_interval default)
 MIB = 1024 * 1024
-SETTLE = 2.0  # s after the fleet connected before the idle window opens
+#: s after the fleet connected before the idle window opens: past the 65 s after a connect
+#: in which a worker re-checks its pending tasks every 1.5 s (a restart's catch-up)
+SETTLE = CATCH_UP_WINDOW + 2.0
 
 
 def stream_ms(stream_id: str) -> int:
     return int(stream_id.split("-")[0])
 
 
+def worker_of(key: str) -> str:
+    """The worker a key of a task table names: ``fleet-001.test`` or ``fleet-001.test#2``."""
+    return key.split("#")[0]
+
+
 def statuses(admin: AdminClient, task_ids: Mapping[str, str]) -> dict[str, str]:
-    """Worker -> status of its task in ``task_ids`` ("" created, "pending", "done")."""
-    wanted = {tid: worker for worker, tid in task_ids.items()}
+    """Key -> status of its task in ``task_ids`` ("" created, "pending", "done"); a key is a
+    worker name, or ``worker#n`` for its n-th task."""
+    wanted = {tid: key for key, tid in task_ids.items()}
     found = {}
-    for task in admin.all_tasks(next(iter(task_ids))):
-        if task["id"] in wanted and task["worker"] == wanted[task["id"]]:
+    for task in admin.all_tasks(worker_of(next(iter(task_ids)))):
+        if task["id"] in wanted and task["worker"] == worker_of(wanted[task["id"]]):
             found[wanted[task["id"]]] = str(task["status"])
     return found
 
@@ -261,12 +270,16 @@ class OutageResult:
 
 
 def outage(server: EMhubServer, fleet: Fleet, outage_seconds: float = 20,
-           after_seconds: int = 10, timeout: float = 300) -> OutageResult:
-    """Each worker runs a task across an EMhub kill; a second task is created once EMhub
-    answers again. Lost: any task not done by ``timeout``."""
+           after_seconds: int = 10, timeout: float = 300,
+           tasks_per_worker: int = 1) -> OutageResult:
+    """Each worker runs ``tasks_per_worker`` tasks across an EMhub kill; a second task is
+    created once EMhub answers again. Lost: any task not done by ``timeout``."""
     repeat = math.ceil(outage_seconds / STEP) + 2  # still running when EMhub comes back
     with server.admin() as admin:
         long = create_all(admin, fleet.names, {"repeat": repeat, "interval": STEP})
+        for n in range(1, tasks_per_worker):
+            long.update({f"{w}#{n}": t for w, t in create_all(
+                admin, fleet.names, {"repeat": repeat, "interval": STEP}).items()})
         wait_status(admin, long, {"pending", "done"}, timeout)
     killed = time.monotonic()
     server.stop_emhub(kill=True)

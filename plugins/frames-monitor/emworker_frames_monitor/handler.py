@@ -27,7 +27,7 @@ class FramesMonitorHandler(TaskHandler):
         self.scanner = TreeScanner(self.root, self.settings.movie_rule,
                                    hot_window=self.settings.hot_window,
                                    threads=self.settings.scan_threads)
-        self.policy = SendPolicy(self.settings.heartbeat, self.context.clock)
+        self.policy = SendPolicy(self.settings.heartbeat, self.context.monotonic)
         self.logger.info("monitoring %s (root from %s) every %.0f s", self.root,
                          self.settings.root_source, self.settings.period)
 

@@ -117,7 +117,7 @@ class OtfHandler(OtfSubmission):
                 self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
                                  self.record.job_id or "(being submitted)", self.record.status)
         self.movies = SettledMovies(self.target.raw_path, self.settings.is_movie,
-                                    self.settings.quiet_seconds, self.context.clock,
+                                    self.settings.quiet_seconds, self.context.monotonic,
                                     raw_root=self.target.raw_root)
         self.feed = MovieFeed(self.target.otf_path, self.target.otf_root)
         if self.record is not None and self.target.otf_path.is_dir():
@@ -276,7 +276,7 @@ class OtfHandler(OtfSubmission):
         self._unfed += new
         if self._write_feed(record) or self._unfed or self.movies.pending:
             return
-        if self.context.clock() - self.movies.last_change >= self.settings.end_after_idle:
+        if self.context.monotonic() - self.movies.last_change >= self.settings.end_after_idle:
             try:
                 self.feed.end()
             except OSError as exc:
@@ -299,8 +299,8 @@ class OtfHandler(OtfSubmission):
             return
         now = self.context.clock()
         if state.status == UNKNOWN:
-            self._unknown_since = self._unknown_since or now
-            if now - self._unknown_since >= self.settings.job_gone_grace:
+            self._unknown_since = self._unknown_since or self.context.monotonic()
+            if self.context.monotonic() - self._unknown_since >= self.settings.job_gone_grace:
                 self._fail(record, None, f"{self.executor.name} no longer knows job "
                                          f"{record.job_id} ({state.detail or 'no record'})")
             return

@@ -36,6 +36,7 @@ class TransferHandler(TaskHandler):
         self.target: SessionTarget | None = None
         self.retry = 0.0
         self._reported: list[str] = []   # source problems last sent, not repeated each scan
+        self._activity: tuple[float, float] | None = None  # engine's last (wall, monotonic)
         try:
             sleep = parse_seconds(self.args, "sleep", 0.0)
             self.target = resolve_target(self.args, self.settings, self.emhub)
@@ -46,7 +47,7 @@ class TransferHandler(TaskHandler):
         if not self._claim_frames():
             return
         # `sleep` delays the first scan (the core calls process() at once)
-        self._not_before = self.context.clock() + sleep if sleep else None
+        self._not_before = self.context.monotonic() + sleep if sleep else None
         self.interval = sleep
         paths = self.target.paths
         self.logger.info("transfer %s -> %s", paths.frames, paths.raw)
@@ -84,7 +85,7 @@ class TransferHandler(TaskHandler):
     def process(self) -> None:
         assert self.engine is not None and self.target is not None
         if self._not_before is not None:
-            early = self._not_before - self.context.clock()
+            early = self._not_before - self.context.monotonic()
             if early > 0:
                 self.interval = early
                 return
@@ -138,10 +139,20 @@ class TransferHandler(TaskHandler):
         assert self.engine is not None
         now = self.context.clock()
         quiet = not pending and not self.engine.problems and not source_trouble
-        if quiet and now - self.engine.last_activity >= self.settings.stop_after_idle:
+        if quiet and self._idle_for() >= self.settings.stop_after_idle:
             return True
         first = self.engine.first_activity
         return first is not None and now - first >= self.settings.stop_after
+
+    def _idle_for(self) -> float:
+        """Seconds since the engine's last activity, on the monotonic clock (a wall-clock
+        step must not end a session); the manifest's wall time only says how long before
+        this process first saw it."""
+        assert self.engine is not None
+        wall, mono = self.engine.last_activity, self.context.monotonic()
+        if self._activity is None or self._activity[0] != wall:
+            self._activity = (wall, mono - max(0.0, self.context.clock() - wall))
+        return mono - self._activity[1]
 
     def _raw(self) -> dict[str, Any]:
         assert self.engine is not None and self.target is not None

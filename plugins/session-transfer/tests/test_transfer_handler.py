@@ -41,6 +41,9 @@ class TickingClock:
         self.clock.advance(0.5)
         return self.clock()
 
+    def monotonic(self) -> float:  # TaskContext.monotonic: moved by the wall reads alone
+        return self.clock()
+
 
 def assert_transferred(tree: Tree) -> None:
     for rel, digest in tree.files.items():
