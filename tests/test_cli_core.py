@@ -96,9 +96,9 @@ def test_plugins_list_prints_brackets_as_written(terminal: bool,
     plugins.infos["[bold]odd[/bold]"] = PluginInfo(
         "[bold]odd[/bold]", "dist-[x]", "1.0", status=STATUS_FAILED,
         error="KeyError: [/oops] in [red]config[/red]")
-    monkeypatch.setattr(plugins_cmd, "prepare", lambda args: load_config(None, env={}))
+    monkeypatch.setattr(plugins_cmd, "prepare", lambda args, **_: load_config(None, env={}))
     monkeypatch.setattr(plugins_cmd, "plugins_from",
-                        lambda config, strict=None: (plugins, plugins.router()))
+                        lambda config, **_: (plugins, plugins.router()))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
     monkeypatch.setenv("COLUMNS", "300")
     monkeypatch.setenv("TERM", "dumb")  # rich: no colour codes between the characters
