@@ -129,6 +129,28 @@ def test_status_table_prints_task_text_as_written(tmp_path: Path) -> None:
     assert "[b]k" in proc.stdout and "Traceback" not in proc.stderr
 
 
+def test_status_off_a_terminal_cuts_no_value(tmp_path: Path) -> None:
+    import time
+
+    now = time.time()
+    long_id = "1796297911-5c1e0f3a-9d2b-4c8e-a7f1-3b6d2e9c0a11"
+    state = {"pid": __import__("os").getpid(), "ready": now, "last_poll": now, "tasks": [
+        {"id": long_id, "name": "frames-monitor", "plugin": "frames-monitor",
+         "started": now - 7200, "last_event_time": now - 3,
+         "last_event": {"maxlen": 2, "root": 1, "reason": 1, "entries": 1, "usage": 1,
+                        "elapsed": 1, "problems": 1}}]}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "c.toml").write_text(f'[worker]\nstate_dir = "{tmp_path}"\n')
+    proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config",
+                           str(tmp_path / "c.toml"), "status"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})  # a pipe, no COLUMNS: 80 wide
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert "…" not in proc.stdout, proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if long_id in line)
+    assert row.count("frames-monitor") == 2
+    assert "maxlen, root, reason, entries, usage, elapsed, problems" in row
+
+
 # -- lazy handlers -----------------------------------------------------------------------
 
 def test_a_handler_string_is_imported_only_when_a_task_needs_it() -> None:

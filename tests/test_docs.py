@@ -66,3 +66,31 @@ def test_every_configuration_key_is_documented() -> None:
             assert f"``{key}``" in text, f"{section}.{key} is undocumented"
     for var in ENV_VARS.values():
         assert f"``{var}``" in text, f"${var} is undocumented"
+
+
+def test_every_page_gives_status_the_exit_codes_it_has() -> None:
+    """``emworker status`` exits 0/8/9/10 (3 for a bad configuration): a page that says
+    otherwise (deployment.rst once said "0/1/2/3 like a monitoring plugin") makes a
+    monitoring check wrong. Only the sentence that maps them to the Nagios codes may name
+    other codes."""
+    import re
+
+    from emhub_worker_core import exitcodes
+
+    allowed = {exitcodes.OK, exitcodes.CONFIG, exitcodes.STATUS_STALE,
+               exitcodes.STATUS_STOPPED, exitcodes.STATUS_UNKNOWN}
+    repo = DOCS.parent
+    pages = [*DOCS.glob("*.rst"), repo / "README.md", *repo.glob("plugins/*/README.md")]
+    wrong = []
+    for page in pages:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z`*(])", text):
+            if not re.search(r"``status``|emworker status|`status`",
+                             sentence.replace(":doc:`status`", "")) \
+                    or "Nagios" in sentence or "expects 0/1/2/3 maps" in sentence:
+                continue
+            found = re.findall(r"\bexits? (?:code )?(\d+(?:/\d+)*)|\(exit (\d+)\)", sentence)
+            for codes in (a or b for a, b in found):
+                if any(int(c) not in allowed for c in codes.split("/")):
+                    wrong.append(f"{page.name}: exit {codes} in: {sentence[:160]}")
+    assert not wrong, "\n".join(wrong)
