@@ -94,3 +94,20 @@ def test_every_page_gives_status_the_exit_codes_it_has() -> None:
                 if any(int(c) not in allowed for c in codes.split("/")):
                     wrong.append(f"{page.name}: exit {codes} in: {sentence[:160]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_run_handler_parameter_is_documented() -> None:
+    from emhub_worker_core.testing import run_handler
+
+    text = (DOCS / "testing-kit.rst").read_text()
+    listed = text.split("Its parameters:", 1)[1].split("The result", 1)[0]
+    for param in inspect.signature(run_handler).parameters:
+        assert f"\n``{param}``\n" in listed, f"run_handler's {param} is not in testing-kit.rst"
+
+
+def test_plugin_authors_are_told_that_a_restart_runs_setup_again() -> None:
+    """After a restart a pending task comes back with a new handler (the real-EMhub test
+    test_pending_tasks_resume_after_a_worker_restart shows it): both pages say so."""
+    for page in ("writing-plugins.rst", "testing-kit.rst"):
+        text = " ".join((DOCS / page).read_text().split())
+        assert "``setup()`` runs again" in text, page
