@@ -59,6 +59,12 @@ period = 1
 PREAMBLE = r'''
 emworker() { "$PY" -m emhub_worker_core "$@"; }
 python() { "$PY" "$@"; }
+run_for() {  # run_for SECONDS emworker ARGS...: SIGTERM after SECONDS; its exit code
+    local seconds=$1; shift 2
+    "$PY" -m emhub_worker_core "$@" &
+    local pid=$!
+    sleep "$seconds"; kill -TERM "$pid"; wait "$pid"
+}
 pytest() { "$PY" -m pytest -q -p no:cacheprovider "$@"; }
 pip() {
     [ "$1" = install ] || { echo "pip $1: not run here" >&2; return 2; }

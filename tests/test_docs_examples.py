@@ -124,7 +124,7 @@ REWRITES: list[tuple[str, Callable[[str], str], str]] = [
     (r"runuser -u emworker -- ", lambda line: line.split(" -- ", 1)[1],
      "runs the command as the current user: the sandbox has no emworker user"),
     (r"\S*emworker --config \S+ run(\s+#.*)?$",
-     lambda line: f"timeout --preserve-status -s TERM 8 {line}",
+     lambda line: "run_for 8 " + re.sub(r"\s+#.*$", "", line),
      "runs until stopped: stopped with SIGTERM after 8 s (it must have connected)"),
     (r"emworker --config config.toml run --local tasks.toml$",
      lambda line: line + " --iterations 1",
