@@ -296,8 +296,9 @@ def frames_event_keys(root: Path) -> set[str]:
 
 def run_hook_example(ex: Example, box: Sandbox) -> None:
     """hooks.rst: the hook implementations, called as the core calls them."""
-    from emhub_worker_core import hookimpl
     from emworker_session_transfer.handler import TransferHandler
+
+    from emhub_worker_core import hookimpl
 
     module = types.ModuleType("emworker_session_transfer.doc_example")
     module.__package__ = "emworker_session_transfer"
