@@ -489,9 +489,11 @@ def test_every_example_has_a_plan() -> None:
     missing = [f"{e.id}  ({e.path}:{e.line}: {e.first_line[:50]})" for e in _examples()
                if e.id not in PLANS]
     stale = sorted(set(PLANS) - {e.id for e in _examples()})
-    assert not missing, ("examples neither run nor listed (new, or edited: their id is "
-                         "file + hash of the text):\n" + "\n".join(missing))
-    assert not stale, f"plans for examples that no longer exist: {stale}"
+    assert not missing and not stale, (
+        "examples neither run nor listed (new, or edited: an id is file + hash of the "
+        "text; `python -m tests.doc_examples` prints them all):\n" + "\n".join(missing) +
+        "\nplans of examples that no longer exist (edited ones: look at the example "
+        "again, then give its plan the new id):\n" + "\n".join(stale))
 
 
 def test_every_command_line_is_run_or_listed() -> None:
