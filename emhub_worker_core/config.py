@@ -11,11 +11,12 @@ remembers where it came from (``emworker config show --sources``); secrets are m
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ._compat import tomllib
 from .errors import ConfigError
@@ -117,7 +118,8 @@ class Config:
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     path: Optional[Path] = None
-    #: unknown keys, as "file: section.key" lines (logged by the CLI, errors in `check`)
+    #: unknown sections and keys, as "file: section.key: unknown key" lines; every command
+    #: but ``config show`` refuses them (:func:`refuse_unknown`), ``check`` lists them
     unknown: list[str] = field(default_factory=list)
 
     def get(self, section: str, key: str) -> Any:
@@ -156,7 +158,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
     order += [name for name in SECTIONS if name not in data]
     for section in order:
         if section not in SECTIONS:
-            config.unknown.append(f"{file_path}: unknown section [{section}]")
+            close = did_you_mean(section, SECTIONS, "[{}]")
+            config.unknown.append(f"{file_path}: unknown section [{section}]{close}")
             continue
         table = data.get(section, {})
         if section == "plugins":
@@ -166,6 +169,19 @@ def load_config(path: str | os.PathLike[str] | None = None,
         if section in SECTIONS and not isinstance(table, dict):
             raise ConfigError(f"{file_path}: [{section}] must be a table")
     return config
+
+
+def refuse_unknown(config: Config) -> None:
+    """A typo never silently changes behaviour: an unknown section or key stops the command
+    (exit 3), naming each one."""
+    if config.unknown:
+        raise ConfigError("; ".join(config.unknown))
+
+
+def did_you_mean(word: str, choices: Iterable[str], form: str = "{!r}") -> str:
+    """`` (did you mean 'period'?)`` for the closest choice, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {form.format(close[0])}?)" if close else ""
 
 
 def load_section(config: Config, section: str, table: Mapping[str, Any],
@@ -178,7 +194,7 @@ def load_section(config: Config, section: str, table: Mapping[str, Any],
     for name, value in table.items():
         where = f"{path}: {section}.{name}"
         if name not in SECTIONS[section]:
-            config.unknown.append(f"{where}: unknown key")
+            config.unknown.append(f"{where}: unknown key{did_you_mean(name, SECTIONS[section])}")
             continue
         types = SECTIONS[section][name].types
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):

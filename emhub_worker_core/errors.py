@@ -95,3 +95,11 @@ class EventRejected(ServerError):
 
 class ProtocolError(EMhubError):
     """A reply EMhub's protocol does not allow (not JSON, missing result key)."""
+
+
+#: Errors that refuse a task in words (args that cannot work, a configuration mistake, a
+#: path outside the roots, a plugin that cannot load): the task's event carries the
+#: message alone, one line, no Python stack. Anything else escaping a handler is a bug
+#: and carries its stack (in the log, and in the event).
+REFUSALS: tuple[type[EmworkerError], ...] = (TaskError, ConfigError, UsageError, PluginError,
+                                             ServiceUnavailable)

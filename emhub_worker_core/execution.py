@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import traceback
 
-from .errors import TransportError
+from .errors import REFUSALS, TransportError
 from .handler import TaskHandler, wait_seconds
 
 
@@ -19,13 +19,19 @@ class Outcome(enum.Enum):
 
 
 def send_failure(handler: TaskHandler, exc: BaseException) -> None:
-    """Report an exception that ends the task: ``error``, ``stack`` and ``done``."""
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    handler.logger.error("task failed: %s: %s", type(exc).__name__, exc)
+    """Report an exception that ends the task: ``error`` and ``done``; ``stack`` too (and
+    in the log) unless it is a refusal in words (:data:`~.errors.REFUSALS`)."""
+    failure: dict[str, str]
+    if isinstance(exc, REFUSALS):
+        handler.logger.error("task refused: %s", exc)
+        failure = {"error": str(exc)}
+    else:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        handler.logger.error("task failed: %s: %s\n%s", type(exc).__name__, exc, stack.rstrip())
+        failure = {"error": f"{type(exc).__name__}: {exc}", "stack": stack}
     try:
         # The task's last event: keep what pages read from it (snapshot fields).
-        handler.update({**handler.snapshot(), "error": f"{type(exc).__name__}: {exc}",
-                        "stack": stack, "done": 1})
+        handler.update({**handler.snapshot(), **failure, "done": 1})
     except Exception as send_exc:  # the failure is logged either way; never raise from here
         handler.logger.error("could not report the failure: %s", send_exc)
 

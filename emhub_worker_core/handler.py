@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
+from .errors import REFUSALS
 from .events import EncodedEvent, encode_event
 from .runner import CommandRunner, Runner
 from .services import EMhubServices, NoServices
@@ -175,9 +176,12 @@ class TaskHandler:
         return dict(self._snapshot)
 
     def report_error(self, exc: BaseException, **fields: Any) -> EncodedEvent:
-        """Send a recoverable error (``error`` and ``stack``) and keep the task running."""
-        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        """Send a recoverable error (``error``, and ``stack`` unless ``exc`` is a refusal in
+        words) and keep the task running."""
         self.logger.error("%s", exc)
+        if isinstance(exc, REFUSALS):
+            return self.update({**fields, "error": str(exc)})
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return self.update({**fields, "error": str(exc), "stack": stack})
 
     def done(self, **fields: Any) -> EncodedEvent:

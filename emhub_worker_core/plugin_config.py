@@ -1,14 +1,17 @@
 """Typos in ``[plugins.<name>]`` tables: a table for no installed plugin, undeclared keys.
 
 Plugins declare their keys with the ``emworker_plugin_settings`` hook; the core checks
-the tables here, once, for ``emworker run`` (warnings) and ``emworker check`` (failures).
+the tables here, once. ``emworker check`` fails on every problem; ``emworker run`` refuses
+an unknown key of an installed plugin (a typo must not silently change what the plugin
+does) and only warns about a table for a plugin not installed here (one configuration
+file may serve hosts with different plugins).
 """
 
 from __future__ import annotations
 
-import difflib
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
+from .config import did_you_mean
 from .plugins import STATUS_DISABLED
 
 if TYPE_CHECKING:
@@ -16,13 +19,13 @@ if TYPE_CHECKING:
     from .plugins import PluginSet
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+class TableProblem(NamedTuple):
+    line: str          # names the file, the table and the key
+    installed: bool    # the table's plugin is installed here (the key is the typo)
 
 
-def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:
-    """One line per problem, naming the file and the key."""
+def table_problems(config: Config, plugins: PluginSet) -> list[TableProblem]:
+    """One problem per unknown table or key, in table-name order."""
     where = str(config.path) if config.path else "configuration"
     tables = config.values.get("plugins", {}).get("config", {})
     problems = []
@@ -30,9 +33,10 @@ def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:
         info = plugins.infos.get(name)
         if info is None:
             installed = sorted(plugins.infos)
-            problems.append(f"{where}: [plugins.{name}]: no plugin {name!r} is installed"
-                            f"{_did_you_mean(name, installed)}; installed: "
-                            f"{', '.join(installed) or 'none'}")
+            problems.append(TableProblem(
+                f"{where}: [plugins.{name}]: no plugin {name!r} is installed"
+                f"{did_you_mean(name, installed)}; installed: {', '.join(installed) or 'none'}",
+                False))
             continue
         declared = None if info.status == STATUS_DISABLED else plugins.declared_settings(name)
         if declared is None:
@@ -40,7 +44,12 @@ def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:
         for key in sorted(table):
             if key not in declared:
                 known = sorted(declared)
-                problems.append(f"{where}: plugins.{name}.{key}: unknown key"
-                                f"{_did_you_mean(key, known)}; {name} reads: "
-                                f"{', '.join(known) or 'no settings'}")
+                problems.append(TableProblem(
+                    f"{where}: plugins.{name}.{key}: unknown key{did_you_mean(key, known)}; "
+                    f"{name} reads: {', '.join(known) or 'no settings'}", True))
     return problems
+
+
+def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:
+    """Every problem as one line naming the file and the key."""
+    return [problem.line for problem in table_problems(config, plugins)]

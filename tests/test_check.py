@@ -50,6 +50,31 @@ def test_unknown_key_and_unused_pin_fail(worker_env: dict[str, str], tmp_path: P
     assert "FAIL plugin pins: echoo = echo: no such claim" in result.stdout
 
 
+def test_a_file_with_a_typo_gets_one_verdict_not_ok_then_fail(
+        worker_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path}"\n[emhub]\npasword_file = "x"\n'
+                      '[wroker]\nname = "krios01"\n[plugins]\ndisable = ["broken"]\n')
+    result = check(worker_env, config, "--no-emhub")
+    assert result.returncode == 3, result.stdout
+    assert "ok configuration" not in result.stdout
+    assert result.stdout.splitlines()[:2] == [
+        f"FAIL configuration: {config}: emhub.pasword_file: unknown key "
+        "(did you mean 'password_file'?)",
+        f"FAIL configuration: {config}: unknown section [wroker] (did you mean [worker]?)"]
+
+
+def test_check_lists_the_keys_of_each_plugin(worker_env: dict[str, str],
+                                              tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path}"\n[plugins]\ndisable = ["broken"]\n')
+    result = check(worker_env, config, "--no-emhub")
+    lines = {line.split(":", 1)[0]: line for line in result.stdout.splitlines()}
+    assert lines["ok plugin frames-monitor"].endswith(
+        "[plugins.frames-monitor] keys: allowed_roots, expect_mount, heartbeat, hot_window, "
+        "min_period, movie_excludes, movie_suffixes, period, root, scan_threads, usage_step")
+
+
 def test_unwritable_state_folder(worker_env: dict[str, str], tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")

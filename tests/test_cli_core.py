@@ -96,9 +96,9 @@ def test_plugins_list_prints_brackets_as_written(terminal: bool,
     plugins.infos["[bold]odd[/bold]"] = PluginInfo(
         "[bold]odd[/bold]", "dist-[x]", "1.0", status=STATUS_FAILED,
         error="KeyError: [/oops] in [red]config[/red]")
-    monkeypatch.setattr(plugins_cmd, "prepare", lambda args: load_config(None, env={}))
+    monkeypatch.setattr(plugins_cmd, "prepare", lambda args, **_: load_config(None, env={}))
     monkeypatch.setattr(plugins_cmd, "plugins_from",
-                        lambda config, strict=None: (plugins, plugins.router()))
+                        lambda config, **_: (plugins, plugins.router()))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
     monkeypatch.setenv("COLUMNS", "300")
     monkeypatch.setenv("TERM", "dumb")  # rich: no colour codes between the characters
@@ -127,6 +127,28 @@ def test_status_table_prints_task_text_as_written(tmp_path: Path) -> None:
     assert proc.returncode == exitcodes.OK, proc.stderr
     assert "[red]1[/]" in proc.stdout and "frames[/x]" in proc.stdout
     assert "[b]k" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_status_off_a_terminal_cuts_no_value(tmp_path: Path) -> None:
+    import time
+
+    now = time.time()
+    long_id = "1796297911-5c1e0f3a-9d2b-4c8e-a7f1-3b6d2e9c0a11"
+    state = {"pid": __import__("os").getpid(), "ready": now, "last_poll": now, "tasks": [
+        {"id": long_id, "name": "frames-monitor", "plugin": "frames-monitor",
+         "started": now - 7200, "last_event_time": now - 3,
+         "last_event": {"maxlen": 2, "root": 1, "reason": 1, "entries": 1, "usage": 1,
+                        "elapsed": 1, "problems": 1}}]}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "c.toml").write_text(f'[worker]\nstate_dir = "{tmp_path}"\n')
+    proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config",
+                           str(tmp_path / "c.toml"), "status"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})  # a pipe, no COLUMNS: 80 wide
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert "…" not in proc.stdout, proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if long_id in line)
+    assert row.count("frames-monitor") == 2
+    assert "maxlen, root, reason, entries, usage, elapsed, problems" in row
 
 
 # -- lazy handlers -----------------------------------------------------------------------

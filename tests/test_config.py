@@ -43,8 +43,8 @@ def test_config_file_from_environment_variable(tmp_path: Path) -> None:
 def test_unknown_keys_are_reported_with_file_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, '[emhub]\nurll = "x"\n[wrker]\na = 1\n')
     config = load_config(path, env={})
-    assert config.unknown == [f"{path}: emhub.urll: unknown key",
-                              f"{path}: unknown section [wrker]"]
+    assert config.unknown == [f"{path}: emhub.urll: unknown key (did you mean 'url'?)",
+                              f"{path}: unknown section [wrker] (did you mean [worker]?)"]
 
 
 @pytest.mark.parametrize("text, needle", [

@@ -45,6 +45,7 @@ def test_a_password_file_from_the_environment_beats_a_password_in_the_file(
 def test_problems_are_reported_in_file_order(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[emhub]\nurll = 1\n[wrker]\n[worker]\nnmae = "x"\n')
-    assert load_config(path, env={}).unknown == [f"{path}: emhub.urll: unknown key",
-                                                 f"{path}: unknown section [wrker]",
-                                                 f"{path}: worker.nmae: unknown key"]
+    assert load_config(path, env={}).unknown == [
+        f"{path}: emhub.urll: unknown key (did you mean 'url'?)",
+        f"{path}: unknown section [wrker] (did you mean [worker]?)",
+        f"{path}: worker.nmae: unknown key (did you mean 'name'?)"]

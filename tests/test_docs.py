@@ -66,3 +66,48 @@ def test_every_configuration_key_is_documented() -> None:
             assert f"``{key}``" in text, f"{section}.{key} is undocumented"
     for var in ENV_VARS.values():
         assert f"``{var}``" in text, f"${var} is undocumented"
+
+
+def test_every_page_gives_status_the_exit_codes_it_has() -> None:
+    """``emworker status`` exits 0/8/9/10 (3 for a bad configuration): a page that says
+    otherwise (deployment.rst once said "0/1/2/3 like a monitoring plugin") makes a
+    monitoring check wrong. Only the sentence that maps them to the Nagios codes may name
+    other codes."""
+    import re
+
+    from emhub_worker_core import exitcodes
+
+    allowed = {exitcodes.OK, exitcodes.CONFIG, exitcodes.STATUS_STALE,
+               exitcodes.STATUS_STOPPED, exitcodes.STATUS_UNKNOWN}
+    repo = DOCS.parent
+    pages = [*DOCS.glob("*.rst"), repo / "README.md", *repo.glob("plugins/*/README.md")]
+    wrong = []
+    for page in pages:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z`*(])", text):
+            if not re.search(r"``status``|emworker status|`status`",
+                             sentence.replace(":doc:`status`", "")) \
+                    or "Nagios" in sentence or "expects 0/1/2/3 maps" in sentence:
+                continue
+            found = re.findall(r"\bexits? (?:code )?(\d+(?:/\d+)*)|\(exit (\d+)\)", sentence)
+            for codes in (a or b for a, b in found):
+                if any(int(c) not in allowed for c in codes.split("/")):
+                    wrong.append(f"{page.name}: exit {codes} in: {sentence[:160]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_run_handler_parameter_is_documented() -> None:
+    from emhub_worker_core.testing import run_handler
+
+    text = (DOCS / "testing-kit.rst").read_text()
+    listed = text.split("Its parameters:", 1)[1].split("The result", 1)[0]
+    for param in inspect.signature(run_handler).parameters:
+        assert f"\n``{param}``\n" in listed, f"run_handler's {param} is not in testing-kit.rst"
+
+
+def test_plugin_authors_are_told_that_a_restart_runs_setup_again() -> None:
+    """After a restart a pending task comes back with a new handler (the real-EMhub test
+    test_pending_tasks_resume_after_a_worker_restart shows it): both pages say so."""
+    for page in ("writing-plugins.rst", "testing-kit.rst"):
+        text = " ".join((DOCS / page).read_text().split())
+        assert "``setup()`` runs again" in text, page

@@ -75,6 +75,29 @@ def test_unknown_and_malformed_tasks_get_an_error_and_done(
         assert w.running()
 
 
+def test_a_refused_task_is_one_line_in_task_history_and_a_bug_keeps_its_stack(
+        emhub_server: EMhubServer, admin: AdminClient, worker_env: dict[str, str],
+        tmp_path: Path) -> None:
+    worker = "docs-1.test"
+    with start_worker(emhub_server, worker_env, tmp_path, worker) as w:
+        bad_arg = admin.create_task(worker, "echo", {"repeat": 0})
+        outside = admin.create_task(worker, "frames", {"root": "/etc"})
+        bug = admin.create_task(worker, "echo", {"interval": "soon"})
+        wait_for(lambda: done(admin, worker, bad_arg, outside, bug), "all done", log=w.log)
+        # what EMhub stored, as its Task History dialog shows it
+        assert admin.task_history(bad_arg) == [
+            {"error": "'repeat' must be a positive integer, got 0", "done": "1"}]
+        [event] = admin.task_history(outside)
+        assert set(event) == {"error", "done"} and "\n" not in event["error"]
+        assert "/etc" in event["error"] and "Traceback" not in event["error"]
+        [event] = admin.task_history(bug)
+        assert event["error"].startswith("ValueError: could not convert string to float")
+        assert "Traceback" in event["stack"]
+        log = w.log_text()
+        assert "task refused: 'repeat' must be a positive integer, got 0" in log
+        assert log.count("Traceback") == 1  # the bug's, in the log
+
+
 def test_pending_tasks_resume_after_a_worker_restart(
         emhub_server: EMhubServer, admin: AdminClient, worker_env: dict[str, str],
         tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from emhub_worker_core import TaskHandler
 from emhub_worker_core.errors import TransportError
 from emhub_worker_core.execution import Outcome, run_task
@@ -85,3 +87,43 @@ def test_teardown_always_runs() -> None:
 
     run_handler(Tidy, {"name": "x"})
     assert calls == ["teardown"]
+
+
+def test_a_refusal_is_one_line_in_words_and_a_bug_keeps_its_stack(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A task refused on purpose (bad args, a configuration mistake, a path outside the
+    roots) shows EMhub's Task History one line, not a Python stack; a bug keeps its stack,
+    in the event and in the log."""
+    from emhub_worker_core import ConfigError, TaskError
+
+    class Refuses(Forever):
+        def setup(self) -> None:
+            raise TaskError(f"root {self.args['root']} is outside the configured roots")
+
+    class Misconfigured(Forever):
+        def setup(self) -> None:
+            raise ConfigError("[plugins.x] period: bad value 'soon'")
+
+    run = run_handler(Refuses, {"name": "x", "args": {"root": "/etc"}})
+    assert run.outcome is Outcome.FAILED
+    assert run.events == [{"error": "root /etc is outside the configured roots", "done": 1}]
+    run = run_handler(Misconfigured, {"name": "x"})
+    assert run.events == [{"error": "[plugins.x] period: bad value 'soon'", "done": 1}]
+    assert "Traceback" not in caplog.text
+    run = run_handler(Failing, {"name": "x"}, iterations=5)
+    assert "Traceback" in str(run.last["stack"])
+    assert "task failed: KeyError: 'cmd'\nTraceback" in caplog.text
+
+
+def test_report_error_of_a_refusal_sends_no_stack() -> None:
+    from emhub_worker_core import TaskError
+
+    class Complains(Forever):
+        def process(self) -> None:
+            self.report_error(TaskError("root swapped for a link; not scanned"), root="/d")
+            self.report_error(RuntimeError("bug"))
+            self.done()
+
+    run = run_handler(Complains, {"name": "x"}, iterations=1)
+    assert run.events[0] == {"root": "/d", "error": "root swapped for a link; not scanned"}
+    assert run.events[1]["stack"] == "RuntimeError: bug\n"  # a bug keeps its stack

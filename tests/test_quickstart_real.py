@@ -63,3 +63,59 @@ def test_check_passes_with_a_plain_user_account(emhub_server: EMhubServer,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"logged in as {PLAIN_USER}" in result.stdout
+
+
+def test_the_quick_start_runs_as_written(emhub_server: EMhubServer, tmp_path: Path) -> None:
+    """Steps 3 to 5 of docs/quickstart-emhub.rst, the page's own blocks, against the real
+    EMhub: its configuration, ``check``, ``run``, and the API call that creates a task,
+    which reaches the worker and is answered. The paths, address, worker name and account
+    of the page are the sandbox's (tests/doc_sandbox.py)."""
+    import json
+    import re
+    import signal
+
+    from tests.doc_examples import example
+    from tests.doc_sandbox import WORKER as DOC_WORKER
+    from tests.doc_sandbox import Sandbox
+    from tests.harness.emhub_worker import WorkerProcess, wait_for
+    from tests.test_docs_examples import SETUPS, command_lines
+
+    page = "docs/quickstart-emhub.rst"
+    box = Sandbox(tmp_path, emhub=emhub_server)
+    SETUPS["quickstart"](box)  # the page's configuration file, and its password file
+    [check] = command_lines(example(page, "/opt/emworker/bin/emworker --config "
+                                          "/etc/emworker/config.toml check").text)
+    proc = box.bash([(check, frozenset({0}))])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all checks passed" in proc.stdout and f"logged in as {PLAIN_USER}" in proc.stdout
+
+    [run] = command_lines(example(page, "/opt/emworker/bin/emworker --config "
+                                        "/etc/emworker/config.toml run").text)
+    match = re.fullmatch(r"emworker --config (\S+) run", box.text(run))
+    assert match, run
+    worker = WorkerProcess(Path(match.group(1)), box.env(), tmp_path / "worker.log").start()
+    try:
+        worker.wait_connected()
+        (tmp_path / "login.json").write_text(json.dumps(
+            {"username": emhub_server.user, "password": emhub_server.password}))
+        (tmp_path / "login.json").chmod(0o600)
+        api = example(page, "curl -sS -c cookies")
+        proc = box.bash([(line, frozenset({0})) for line in command_lines(api.text)])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.startswith('"OK"'), proc.stdout  # the login's answer
+        created = re.search(r'\{"task": ?\{"id": ?"([^"]+)"\}\}', proc.stdout)
+        assert created, proc.stdout
+        task_id = created.group(1)
+        with emhub_server.admin() as admin:
+            history = wait_for(lambda: [e for e in admin.task_history(task_id)
+                                        if "entries" in e], "the frames listing",
+                               log=worker.log)
+            assert json.loads(history[-1]["entries"]) is not None
+            assert "error" not in history[-1]
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0
+    finally:
+        worker.stop()
+        with emhub_server.admin() as admin:  # leave the name without a pending task
+            for task in admin.pending_tasks(DOC_WORKER):
+                admin.delete_task(DOC_WORKER, str(task["id"]))

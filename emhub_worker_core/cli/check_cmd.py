@@ -1,8 +1,9 @@
 """``emworker check``: is this worker ready to run? Claims no task.
 
 Checks, in order: the configuration (file and key named on error; unknown sections and
-keys fail too), every plugin (loaded, conflicts, disabled) and every ``[plugins.<name>]``
-table (a plugin that is installed, keys it declares), the state folder (writable), EMhub
+keys fail too, with the closest known name), every plugin (loaded, conflicts, disabled,
+the keys of its ``[plugins.<name>]`` table) and every ``[plugins.<name>]`` table (a plugin
+that is installed, keys it declares), the state folder (writable), EMhub
 (reachable, TLS, credentials accepted, this worker's name registered). Prints one line per
 check; the exit code is that of the most serious failure (3 configuration, 4 credentials
 or name, 5 plugins, 1 anything else), 0 when all pass.
@@ -18,6 +19,7 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..plugins import PluginSet
 
 SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
 
@@ -46,10 +48,11 @@ def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
     except ConfigError as exc:
         return None, [Check("configuration", False, exitcodes.error_line(exc),
                             exitcodes.exit_code_for(exc))]
+    if config.unknown:  # one verdict per file: no "ok" line before its failures
+        return config, [Check("configuration", False, line, exitcodes.CONFIG)
+                        for line in config.unknown]
     where = str(config.path) if config.path else "no file (defaults and environment)"
-    checks = [Check("configuration", True, where)]
-    checks += [Check("configuration", False, line, exitcodes.CONFIG) for line in config.unknown]
-    return config, checks
+    return config, [Check("configuration", True, where)]
 
 
 def check_plugins(config: Config) -> list[Check]:
@@ -63,7 +66,8 @@ def check_plugins(config: Config) -> list[Check]:
         label = f"plugin {info.name}"
         if info.status == STATUS_OK:
             checks.append(Check(label, True, f"{info.distribution} {info.version}: "
-                                             f"{', '.join(info.tasks) or 'no tasks'}"))
+                                             f"{', '.join(info.tasks) or 'no tasks'}; "
+                                             f"{settings_line(plugins, info.name)}"))
         elif info.status == STATUS_DISABLED:
             checks.append(Check(label, True, "disabled by configuration", warning=True))
         else:
@@ -78,6 +82,14 @@ def check_plugins(config: Config) -> list[Check]:
         checks.append(Check("plugins", False, "no plugin installed: this worker can run "
                                               "no task", exitcodes.PLUGINS))
     return checks
+
+
+def settings_line(plugins: PluginSet, name: str) -> str:
+    """The keys of the plugin's ``[plugins.<name>]`` table, as the admin may write them."""
+    declared = plugins.declared_settings(name)
+    if declared is None:
+        return f"[plugins.{name}] keys not declared"
+    return f"[plugins.{name}] keys: {', '.join(sorted(declared)) or 'none'}"
 
 
 def check_state_dir(config: Config) -> Check:

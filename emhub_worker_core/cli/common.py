@@ -11,28 +11,34 @@ if TYPE_CHECKING:
     from ..routing import Router
 
 
-def prepare(args: argparse.Namespace) -> Config:
-    """Load the configuration, set up logging, report unknown keys."""
+def prepare(args: argparse.Namespace, *, refuse_typos: bool = True) -> Config:
+    """Load the configuration and set up logging. An unknown section or key is a
+    :class:`ConfigError` (exit 3); ``refuse_typos=False`` (``config show``) logs it."""
     import logging
 
-    from ..config import load_config
+    from ..config import load_config, refuse_unknown
     from ..logs import setup_logging
 
     config = load_config(args.config)
+    if refuse_typos:
+        refuse_unknown(config)
     setup_logging(args.log_level or config.get("worker", "log_level") or "INFO")
     for line in config.unknown:
         logging.getLogger("emworker").warning("%s", line)
     return config
 
 
-def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginSet, Router]:
+def plugins_from(config: Config, *, strict: bool | None = None,
+                 refuse_typos: bool = True) -> tuple[PluginSet, Router]:
     """Load every installed plugin; in strict mode a failed plugin is a start-up error.
 
-    Typos in ``[plugins.<name>]`` tables (no such plugin, undeclared keys) are logged."""
+    A key an installed plugin does not declare is a :class:`ConfigError`; a
+    ``[plugins.<name>]`` table for a plugin not installed here is logged (both are only
+    logged with ``refuse_typos=False``: ``plugins list`` shows what is installed)."""
     import logging
 
-    from ..errors import PluginError
-    from ..plugin_config import plugin_table_problems
+    from ..errors import ConfigError, PluginError
+    from ..plugin_config import table_problems
     from ..plugins import load_plugins
 
     plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
@@ -42,6 +48,10 @@ def plugins_from(config: Config, *, strict: bool | None = None) -> tuple[PluginS
     if strict and failed:
         raise PluginError("plugins failed to load (strict mode): " +
                           "; ".join(f"{i.name}: {i.error}" for i in failed))
-    for line in plugin_table_problems(config, plugins):
-        logging.getLogger("emworker").warning("%s", line)
+    problems = table_problems(config, plugins)
+    typos = [problem.line for problem in problems if problem.installed]
+    if typos and refuse_typos:
+        raise ConfigError("; ".join(typos))
+    for problem in problems:
+        logging.getLogger("emworker").warning("%s", problem.line)
     return plugins, router

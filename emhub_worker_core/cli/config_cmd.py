@@ -22,7 +22,7 @@ def add_parser(commands: Any) -> None:
 def cmd_show(args: argparse.Namespace) -> int:
     import json
 
-    config = prepare(args)
+    config = prepare(args, refuse_typos=False)  # shows what a typo did
     values = config.masked()
     plugin_tables = values["plugins"].pop("config", {})
     if args.json:

@@ -20,8 +20,8 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    config = prepare(args)
-    plugins, _router = plugins_from(config, strict=False)
+    config = prepare(args, refuse_typos=False)  # a listing, even of a mistyped setup
+    plugins, _router = plugins_from(config, strict=False, refuse_typos=False)
     infos = plugins.listing()
     if args.json:
         import json

@@ -123,7 +123,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    # Off a terminal (a script, a monitoring check, a pipe) nothing may be cut to fit 80
+    # columns: a task id or plugin name shown as "1796297911…" is useless there.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
     console.print(f"{directory / STATE_FILE}: {verdict}", markup=False)
     if state:
         table = Table()
