@@ -72,7 +72,7 @@ def test_check_lists_the_keys_of_each_plugin(worker_env: dict[str, str],
     lines = {line.split(":", 1)[0]: line for line in result.stdout.splitlines()}
     assert lines["ok plugin frames-monitor"].endswith(
         "[plugins.frames-monitor] keys: allowed_roots, expect_mount, heartbeat, hot_window, "
-        "min_period, movie_excludes, movie_suffixes, period, root, scan_threads, usage_step")
+        "min_period, movie_suffixes, period, root, scan_threads, usage_step")
 
 
 def test_unwritable_state_folder(worker_env: dict[str, str], tmp_path: Path) -> None:
