@@ -12,6 +12,7 @@ from .executors import Executor, ExecutorError, make_executor
 from .executors.base import STOPPED, TERMINAL
 from .folder import move_aside
 from .inputs import OtfTarget
+from .project import renders
 from .record import JobRecord, RecordError, RecordStore, record_from_extra
 from .settings import OtfSettings
 
@@ -94,17 +95,26 @@ class OtfSessionHandler(TaskHandler):
         return OtfTarget(**{**target.__dict__, "otf_extra": keep})
 
     # -- EMhub ----------------------------------------------------------------------------
+    def _set_data_path(self) -> None:
+        """Point EMhub's live view at the OTF folder once it is a project EMhub renders
+        (:mod:`.project`), and only for a job that was submitted: never for a session
+        stopped while it still waited for movies."""
+        if self._data_path_due():
+            self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
+            self._data_path_set = True
+
+    def _data_path_due(self) -> bool:
+        return not self._data_path_set and self.record is not None \
+            and self.record.attempts > 0 \
+            and renders(self.target.workflow.project, self.target.otf_path)
+
     def _publish(self) -> None:
         """Send the complete ``extra.otf``; an EMhub outage is retried next step."""
         if self.record is None:
             return
         otf = self.record.extra_otf(self.target.otf_extra)
         try:
-            if not self._data_path_set and self.target.otf_path.is_dir():
-                # before the status leaves "created": EMhub's live view opens data_path,
-                # and a data_path that does not exist (yet) breaks the session page
-                self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
-                self._data_path_set = True
+            self._set_data_path()
             self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": now_text()})
             self._dirty = False
         except Exception as exc:  # noqa: BLE001 - any failure: keep the job, say so, retry

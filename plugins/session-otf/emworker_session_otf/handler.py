@@ -119,7 +119,7 @@ class OtfHandler(OtfSessionHandler):
             else:
                 self._feed_step()
                 self._track_step()
-        if self._dirty:
+        if self._dirty or self._data_path_due():  # a Scipion project may appear any step
             self._publish()
 
     def _still_ours(self) -> bool:
