@@ -12,7 +12,7 @@ from .executors import Executor, ExecutorError, make_executor
 from .executors.base import STOPPED, TERMINAL
 from .folder import move_aside
 from .inputs import OtfTarget
-from .project import renders
+from .project import BELOW_LIVE_VIEW, renders, status_view
 from .record import JobRecord, RecordError, RecordStore, record_from_extra
 from .settings import OtfSettings
 
@@ -31,7 +31,7 @@ class OtfSessionHandler(TaskHandler):
     lock: threading.Lock
     executor: Executor
     record: JobRecord | None = None
-    _data_path_set = False
+    _data_path = ""  # what this task set data_path to
 
     # -- control --------------------------------------------------------------------------
     def _stop_job(self) -> None:
@@ -79,33 +79,52 @@ class OtfSessionHandler(TaskHandler):
             except ExecutorError as exc:
                 self.report_error(exc)
         moved = move_aside(self.target.otf_path)
-        try:  # the old data_path no longer exists; an empty one keeps the page working
-            self.emhub.set_session_data_path(self.sid, "")
-        except Exception as exc:  # noqa: BLE001 - said, and the new folder sets it again
-            self.logger.warning("data_path of session %s not cleared: %s", self.sid, exc)
         self.store.remove(self.sid)
         self.target = self._without_job(self.target)
+        self._unpublish()
         self.update({"msg": "cleared", "moved_to": str(moved or ""),
                      "maxlen": self.settings.progress_maxlen})
+
+    def _unpublish(self) -> None:
+        """After a clear: ``extra.otf`` without the old job and status first (EMhub then
+        shows the details view), then an empty ``data_path``, so the page renders between
+        the two calls too."""
+        try:
+            if "folder" in self.target.otf_extra:  # we published it: take the status off
+                otf = {**self.target.otf_extra, "path": ""}  # ("path" would be data_path)
+                self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": now_text()})
+            self.emhub.set_session_data_path(self.sid, "")
+            self._data_path = ""
+        except Exception as exc:  # noqa: BLE001 - said, and the next publish sets both
+            self.logger.warning("extra.otf/data_path of session %s not cleared: %s",
+                                self.sid, exc)
 
     @staticmethod
     def _without_job(target: OtfTarget) -> OtfTarget:
         keep = {k: v for k, v in target.otf_extra.items()
-                if k in ("path", "workflow", "host", "cryolo_model")}
+                if k in ("path", "folder", "workflow", "host", "cryolo_model")}
         return OtfTarget(**{**target.__dict__, "otf_extra": keep})
 
     # -- EMhub ----------------------------------------------------------------------------
-    def _set_data_path(self) -> None:
-        """Point EMhub's live view at the OTF folder once it is a project EMhub renders
-        (:mod:`.project`), and only for a job that was submitted: never for a session
-        stopped while it still waited for movies."""
-        if self._data_path_due():
-            self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
-            self._data_path_set = True
+    def _set_data_path(self, status: str) -> None:
+        """Before ``status`` goes out, point ``data_path`` at a folder EMhub's live view
+        renders (:mod:`.project`): never at a folder that does not exist (a session
+        stopped while it waited for movies has none: it gets the status view)."""
+        if status in BELOW_LIVE_VIEW:
+            return
+        assert self.record is not None
+        submitted = self.record.attempts > 0  # else a left-over folder is not this run's
+        folder = self.target.otf_path if submitted and renders(self.target.workflow.project,
+                                                               self.target.otf_path) \
+            else status_view(self.target.otf_root)
+        if str(folder) != self._data_path:
+            self.emhub.set_session_data_path(self.sid, str(folder))
+            self._data_path = str(folder)
 
     def _data_path_due(self) -> bool:
-        return not self._data_path_set and self.record is not None \
-            and self.record.attempts > 0 \
+        """A Scipion workflow's project has appeared since ``data_path`` was set."""
+        return bool(self._data_path) and self._data_path != str(self.target.otf_path) \
+            and self.record is not None and self.record.attempts > 0 \
             and renders(self.target.workflow.project, self.target.otf_path)
 
     def _publish(self) -> None:
@@ -114,10 +133,15 @@ class OtfSessionHandler(TaskHandler):
             return
         otf = self.record.extra_otf(self.target.otf_extra)
         try:
-            self._set_data_path()
+            self._set_data_path(str(otf.get("status", "")))
+            # EMhub copies a non-empty extra.otf.path into data_path: `path` is what
+            # data_path is, the OTF folder goes out as `folder`
+            otf["folder"], otf["path"] = str(self.target.otf_path), self._data_path
             self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": now_text()})
             self._dirty = False
         except Exception as exc:  # noqa: BLE001 - any failure: keep the job, say so, retry
             self._dirty = True
             self.logger.warning("extra.otf of session %s not updated (retry next step): %s",
                                 self.sid, exc)
+
+

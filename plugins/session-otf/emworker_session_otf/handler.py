@@ -58,7 +58,7 @@ class OtfHandler(OtfSessionHandler):
         self._last_wait: tuple[Any, ...] = ()
         self._unknown_since = 0.0
         self._dirty = False
-        self._data_path_set = False
+        self._data_path = ""
         try:
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period

@@ -86,8 +86,10 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     if not raw_text:
         raise PathRefused(f"session {session_id} has no raw folder yet (extra.raw.path)")
     raw_path = confine(raw_text, raw_root, "raw folder")
-    if otf_extra.get("path"):
-        otf_path = confine(str(otf_extra["path"]), otf_root, "OTF folder")
+    # "folder" is where session-otf says the OTF folder is ("path" is data_path: project.py)
+    if otf_extra.get("folder") or otf_extra.get("path"):
+        otf_path = confine(str(otf_extra.get("folder") or otf_extra["path"]), otf_root,
+                           "OTF folder")
     else:
         otf_path = confine(safe_name(raw_path.name, "raw folder name") + "_OTF", otf_root,
                            "OTF folder")
