@@ -254,19 +254,30 @@ class OtfSession:
         wait_for(lambda: self.status() == status, f"extra.otf.status {status}", log=w.log)
 
 
-def session_page(pages: browser.Pages, sid: int, shot: str, status: str) -> None:
+def session_page(pages: browser.Pages, sid: int, shot: str, status: str,
+                 page: Any = None) -> None:
     """The session page renders with no error; past 'created' it is the live view and
-    shows ``status`` with 0 movies (the status view), else the details."""
+    shows ``status`` with 0 movies (the status view), else the details. With ``page``, it
+    is loaded into that open page as EMhub's links do."""
     live = status not in ("", CREATED)
-    page = pages.open("session_default", shot, "#counter_imported" if live else "#files-pie",
-                      session_id=sid)
+    ready = "#counter_imported" if live else "#files-pie"
+    if page is not None:
+        pages.reload_content(page, "session_default", shot, ready, session_id=sid)
+        check_session_page(page, status)
+        return
+    page = pages.open("session_default", shot, ready, session_id=sid)
+    check_session_page(page, status)
+    page.close()
+
+
+def check_session_page(page: Any, status: str) -> None:
+    live = status not in ("", CREATED)
     if live:
         shown = page.locator("#main-content h3.font-bold span").first.inner_text()
         assert shown.strip() == status
         assert page.locator("#counter_imported").inner_text().strip() in ("0", "")
     else:
         assert "Session Details" in page.inner_text("#main-content")
-    page.close()
 
 
 def test_session_page_while_otf_waits_runs_stops_and_fails(
@@ -317,18 +328,20 @@ def test_session_page_while_otf_waits_runs_stops_and_fails(
     admin.close()
 
 
-@pytest.mark.parametrize("status", OTF_STATUSES, ids=lambda s: s or "no-status")
-def test_session_page_renders_every_otf_status(server: PagesServer, pages: browser.Pages,
-                                               status: str) -> None:
-    """extra.otf and data_path as session-otf writes them for each status (no project)."""
-    data_path = "" if status in BELOW_LIVE_VIEW else str(status_view(server.otf_root))
+def test_session_page_renders_every_otf_status(server: PagesServer,
+                                               pages: browser.Pages) -> None:
+    """extra.otf and data_path as session-otf writes them, for each status (no project)."""
+    page = pages.open("sessions_list", "sessions-list-for-statuses", "#sessions-table")
     with server.admin() as admin:
-        admin.call("update_session", {"attrs": {"id": 302, "data_path": data_path, "extra": {
-            "raw": {}, "otf": {"workflow": "test", "host": WORKER, "path": data_path,
-                               "folder": str(server.otf_root / "otf-302_OTF"),
-                               **({"status": status} if status else {})}}}}, "session")
-        assert admin.get_session(302)["data_path"] == data_path
-    session_page(pages, 302, f"otf-status-{status or 'none'}", status)
+        for status in OTF_STATUSES:
+            data_path = "" if status in BELOW_LIVE_VIEW else str(status_view(server.otf_root))
+            admin.call("update_session", {"attrs": {"id": 302, "data_path": data_path, "extra": {
+                "raw": {}, "otf": {"workflow": "test", "host": WORKER, "path": data_path,
+                                   "folder": str(server.otf_root / "otf-302_OTF"),
+                                   **({"status": status} if status else {})}}}}, "session")
+            assert admin.get_session(302)["data_path"] == data_path
+            session_page(pages, 302, f"otf-status-{status or 'none'}", status, page)
+    page.close()
 
 
 def test_emhub_renders_a_scipion_data_path_and_fails_on_any_other_folder(

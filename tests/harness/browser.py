@@ -135,6 +135,7 @@ class Pages:
     def __init__(self, context: Any, url: str, shots: Path, modules: Path) -> None:
         self.context, self.url, self.shots, self.modules = context, url.rstrip("/"), shots, modules
         self.count = 0
+        self.bodies: dict[Path, bytes] = {}
         context.route("**/*", self._route)
         self.log = PageLog()
 
@@ -153,8 +154,10 @@ class Pages:
             route.abort()
             return
         self.log.served.append(url)
+        if path not in self.bodies:  # each page loads some 8 MB of these
+            self.bodies[path] = path.read_bytes()
         kind = mimetypes.guess_type(path.name)[0] or "application/javascript"
-        route.fulfill(path=str(path), content_type=kind,
+        route.fulfill(body=self.bodies[path], content_type=kind,
                       headers={"access-control-allow-origin": "*"})
 
     def _response(self, response: Any) -> None:
@@ -191,6 +194,22 @@ class Pages:
             raise AssertionError(f"{shot}: no {ready!r} in the page ({exc})") from None
         self.check(page, shot)
         return page
+
+    def reload_content(self, page: Any, content_id: str, shot: str, ready: str,
+                       **params: Any) -> None:
+        """Load other content into an open page as EMhub's own links do
+        (``load_main_content``): its scripts are not loaded again. Checked like :meth:`open`."""
+        self.log.console.clear()
+        page.evaluate("$('#main-content').empty()")
+        page.evaluate("([id, params]) => load_main_content(id, params)", [content_id, params])
+        try:
+            page.wait_for_selector(f"#main-content {ready}, #main-content #error-modal-title",
+                                   state="attached", timeout=15_000)
+            page.wait_for_load_state("networkidle")
+        except Exception as exc:  # playwright's TimeoutError: say what the page did
+            self.check(page, shot)
+            raise AssertionError(f"{shot}: no {ready!r} in the page ({exc})") from None
+        self.check(page, shot)
 
     def check(self, page: Any, shot: str) -> None:
         """Screenshot, then fail on an EMhub error or anything in the page log."""
