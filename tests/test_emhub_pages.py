@@ -34,6 +34,7 @@ pytestmark = pytest.mark.emhub
 REPO = Path(__file__).resolve().parent.parent
 WORKER = "pages.test"
 WORKFLOW = REPO / "plugins" / "session-otf" / "tests" / "otf_workflow.py"
+KEEP_SHOTS = 3
 #: Every extra.otf status session-otf writes, and those branch otf-trust adds.
 OTF_STATUSES = ("", CREATED, SUBMITTING, QUEUED, RUNNING, FINISHED, FAILED, STOPPED,
                 "stopping", "unknown")
@@ -55,6 +56,9 @@ def server() -> Iterator[PagesServer]:
 
 @pytest.fixture(scope="module")
 def pages(server: PagesServer) -> Iterator[browser.Pages]:
+    runs = sorted((REPO / ".test-run").glob("pages-*"), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEEP_SHOTS]:  # screenshots of the newest runs only
+        shutil.rmtree(old, ignore_errors=True)
     shots = REPO / ".test-run" / f"pages-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     try:
         with browser.browser_pages(server.url, server.user, server.password, shots) as p:
@@ -296,8 +300,8 @@ def test_session_page_while_otf_waits_runs_stops_and_fails(
         wait_for(lambda: admin.task_history(waiting), "a waiting event", log=w.log)
         failing.task(stop=1)
         failing.wait_status(STOPPED, w)
-        assert failing.session()["data_path"] == str(view)  # its OTF folder never existed
         session_page(pages, failing.sid, "otf-stopped-while-waiting", STOPPED)
+        assert failing.session()["data_path"] == str(view)  # its OTF folder never existed
 
         running.add_movies(2)
         running.wait_status(RUNNING, w)
