@@ -197,6 +197,13 @@ def test_sessions_list_session_page_and_create_session_after_a_transfer(
     assert len(movies) == 3 and not list(frames.rglob("*_fractions.tiff"))
 
     page = pages.open("sessions_list", "sessions-list-after-transfer", "#sessions-table")
+    # the CDN scripts ran (from the local copies): DataTables made its pager, and the rest
+    # defined what EMhub's pages call
+    assert page.locator("#sessions-table_info").inner_text().startswith("Showing 1 to 3")
+    assert page.evaluate("""() => [typeof $.fn.DataTable, typeof $.fn.daterangepicker,
+        typeof Highcharts.stockChart, typeof moment, typeof Plotly, typeof NGL,
+        typeof JSZip, typeof pdfMake]""") == ["function", "function", "function", "function",
+                                              "object", "object", "function", "object"]
     rows = {r[1]: r for r in cells(page, "#sessions-table")}
     header = [h.strip() for h in page.locator("#sessions-table thead th").all_inner_texts()]
     row = dict(zip(header, rows[str(session["id"])]))

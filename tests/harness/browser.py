@@ -185,14 +185,7 @@ class Pages:
         query = "&".join(f"{k}={v}" for k, v in {"content_id": content_id, **params}.items())
         reply = page.goto(f"{self.url}/main?{query}", wait_until="load")
         assert reply is not None and reply.status == 200, reply
-        try:
-            page.wait_for_selector(f"#main-content {ready}, #main-content #error-modal-title",
-                                   state="attached", timeout=15_000)
-            page.wait_for_load_state("networkidle")
-        except Exception as exc:  # playwright's TimeoutError: say what the page did
-            self.check(page, shot)
-            raise AssertionError(f"{shot}: no {ready!r} in the page ({exc})") from None
-        self.check(page, shot)
+        self._ready(page, shot, ready)
         return page
 
     def reload_content(self, page: Any, content_id: str, shot: str, ready: str,
@@ -202,6 +195,10 @@ class Pages:
         self.log.console.clear()
         page.evaluate("$('#main-content').empty()")
         page.evaluate("([id, params]) => load_main_content(id, params)", [content_id, params])
+        self._ready(page, shot, ready)
+
+    def _ready(self, page: Any, shot: str, ready: str) -> None:
+        """Wait for ``ready`` (or EMhub's error dialog) in the content, then :meth:`check`."""
         try:
             page.wait_for_selector(f"#main-content {ready}, #main-content #error-modal-title",
                                    state="attached", timeout=15_000)
