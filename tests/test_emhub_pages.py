@@ -171,6 +171,10 @@ def test_worker_frames_page_follows_the_frames_root(server: PagesServer, pages: 
         wait_for(lambda: "error" in admin.task_history(task)[-1], "an error event", log=w.log)
         # EMhub skips a host whose last event is an error: no stale listing is shown
         assert frames_rows(pages, "frames-root-removed") is None
+    # and the worker stopped after that: still nothing that is not on disk
+    last = admin.task_history(task)[-1]
+    assert last.get("interrupted") and frames_rows(pages, "frames-root-removed-stopped") in (
+        None, {}), last
     root.mkdir()
     admin.delete_task(WORKER, task)
     admin.close()
