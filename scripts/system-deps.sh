@@ -5,9 +5,11 @@ set -euo pipefail
 
 # chromium-headless-shell: the browser of tests/test_emhub_pages.py (driven by the pinned
 # playwright, which never downloads one); npm installs that test's local copies of the
-# scripts EMhub's pages load from CDNs (tests/harness/cdn/package-lock.json).
+# scripts EMhub's pages load from CDNs (tests/harness/cdn/package-lock.json): Debian's,
+# unless an npm is already there (a NodeSource nodejs has its own, and conflicts).
 PACKAGES=(redis-server rsync slurmctld slurmd slurm-client munge systemd
-          chromium-headless-shell nodejs npm)
+          chromium-headless-shell)
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
