@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from emworker_frames_monitor.movies import MovieRule
 from emworker_frames_monitor.scanner import RootUnavailable, TreeScanner, list_directory
+
+from emhub_worker_core.guard import MovieRule
 
 OLD = time.time() - 3 * 86400
 
@@ -63,19 +64,6 @@ def test_epu_tree_totals_and_loose_files(tmp_path: Path) -> None:
     assert readme.as_event() == {"name": "README_frames.txt", "type": "file", "size": 123,
                                  "ts": readme.ts, "movies": 0}
     assert found[".FoilHole_1_fractions.tiff.AbC123"].type == "file"
-
-
-def test_movie_rule_formats_and_config() -> None:
-    rule = MovieRule()
-    for name in ("FoilHole_1_fractions.tiff", "FoilHole_1_Fractions.tiff", "x_EER.eer",
-                 "x_Fractions.mrc", "stack.mrcs", "image.tif"):
-        assert rule(name), name
-    for name in ("x.jpg", "x.xml", "Krios01_gain_20240301.mrc", ".x_fractions.tiff.AbC"):
-        assert not rule(name), name
-    custom = MovieRule.from_config({"movie_suffixes": [".eer"], "movie_excludes": []})
-    assert custom("a.eer") and not custom("a.tiff")
-    with pytest.raises(ValueError):
-        MovieRule.from_config({"movie_suffixes": ".eer"})
 
 
 def test_nested_addition_is_seen_and_unchanged_rescan_lists_nothing(tmp_path: Path) -> None:
@@ -244,17 +232,6 @@ def test_problems_come_sorted_whatever_thread_finishes_first(tmp_path: Path) -> 
     result = TreeScanner(tmp_path, MovieRule(), threads=3, adaptive=False,
                          listdir=denied).scan()
     assert result.problems == sorted(f"{d}: Permission denied" for d in dirs)
-
-
-def test_movie_count_per_directory_agrees_with_the_rule() -> None:
-    rule = MovieRule()
-    names = ["FoilHole_1_fractions.tiff", "a_EER.eer", "x.jpg", "x.mrc", "y.MRCS", "b.TIF",
-             "Krios_gain.mrc", ".tmp_fractions.tiff", "tiff", "c.tiff.part"]
-    assert rule.count(names) == sum(map(rule, names)) == 5
-    assert rule.count(names[:6]) == 5  # the one-pass path (no hidden or excluded name)
-    overlapping = MovieRule((".tif", "s.tif", ".tiff"), ())
-    assert overlapping.count(["as.tif", "b.tif", "c.tiff", "d"]) == 3
-    assert rule.count([]) == 0
 
 
 def test_threads_only_once_listings_wait_on_io(tmp_path: Path) -> None:

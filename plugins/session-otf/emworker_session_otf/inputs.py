@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emhub_worker_core import EMhubServices
+from emhub_worker_core.guard import PathRefused, confine, safe_name
 
-from .paths import PathRefused, confine, safe_name
 from .settings import OtfSettings
-from .workflow import Workflow, WorkflowError, merge_definitions
+from .workflow import Workflow, WorkflowError, merge_definitions, untrusted_program_keys
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,14 @@ class OtfTarget:
     microscope: str
     raw_path: Path
     otf_root: Path
+    raw_root: Path
     otf_path: Path
     workflow: Workflow
     host: str
     acquisition: Mapping[str, Any] = field(default_factory=dict)
     gain_pattern: str = ""
     otf_extra: Mapping[str, Any] = field(default_factory=dict)  # the session's extra.otf
+    derived_path: Path | None = None  # <otf root>/<raw folder name>_OTF
 
 
 def _microscope(session: Mapping[str, Any], emhub: EMhubServices) -> str:
@@ -82,19 +84,28 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     extra = _table(session, "extra")
     raw_extra = _table(extra, "raw")
     otf_extra = dict(_table(extra, "otf"))
-    raw_text = str(args.get("raw") or raw_extra.get("path") or "")
+    # only what session-transfer wrote for this session; no task argument overrides it
+    raw_text = str(raw_extra.get("path") or "")
     if not raw_text:
         raise PathRefused(f"session {session_id} has no raw folder yet (extra.raw.path)")
-    raw_path = confine(raw_text, raw_root, "raw folder")
+    raw_path = confine(raw_text, raw_root, what="raw folder")
+    derived = confine(safe_name(raw_path.name, "raw folder name") + "_OTF", otf_root,
+                      what="OTF folder")
     # "folder" is where session-otf says the OTF folder is ("path" is data_path: project.py)
     if otf_extra.get("folder") or otf_extra.get("path"):
         otf_path = confine(str(otf_extra.get("folder") or otf_extra["path"]), otf_root,
-                           "OTF folder")
+                           what="OTF folder")
     else:
-        otf_path = confine(safe_name(raw_path.name, "raw folder name") + "_OTF", otf_root,
-                           "OTF folder")
-    definitions = merge_definitions(_table(otf_cfg, "workflows"), settings.workflows)
+        otf_path = derived
+    site_flows = _table(otf_cfg, "workflows")
+    definitions = merge_definitions(site_flows, settings.workflows)
     name = str(args.get("workflow") or otf_extra.get("workflow") or settings.default_workflow)
+    untrusted = untrusted_program_keys(name, site_flows, settings.workflows)
+    if untrusted and not settings.emhub_defines_programs:
+        raise WorkflowError(
+            f"workflow {name!r}: {', '.join(untrusted)} come(s) from EMhub's config:sessions, "
+            f"which may not choose the program or user run here: define them in "
+            f"[plugins.session-otf.workflows.{name}] (or set emhub_defines_programs = true)")
     workflow = _workflow(name, definitions)
     microscope = _microscope(session, emhub)
     acquisition = dict(_table(_table(sconfig, "acquisition"), microscope))
@@ -104,6 +115,7 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     host = str(otf_extra.get("host") or socket.gethostname())
     return OtfTarget(session_id=session_id, session_name=str(session.get("name") or ""),
                      microscope=microscope, raw_path=raw_path,
-                     otf_root=Path(os.path.realpath(otf_root)), otf_path=otf_path,
+                     otf_root=Path(os.path.realpath(otf_root)),
+                     raw_root=Path(os.path.realpath(raw_root)), otf_path=otf_path,
                      workflow=workflow, host=host, acquisition=acquisition,
-                     gain_pattern=gain, otf_extra=otf_extra)
+                     gain_pattern=gain, otf_extra=otf_extra, derived_path=derived)

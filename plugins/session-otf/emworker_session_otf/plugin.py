@@ -26,6 +26,9 @@ ABOUT = {
     "job_gone_grace": "seconds a job may be unknown to the scheduler before 'failed'",
     "command_timeout": "seconds each scheduler command may take (default 30)",
     "progress_maxlen": "history kept for this task's events (default 20)",
+    "job_env": "variables a job gets from the worker's environment (an allow-list)",
+    "emhub_defines_programs": "let EMhub's config:sessions set a workflow's argv, executor "
+                              "and user (default false: local configuration only)",
 }
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-CREATED, SUBMITTING = "created", "submitting"
+from emhub_worker_core.guard import atomic_write, read_bounded
+
+#: ``submitting``: the job's name is saved, its id not yet known (a restarted worker looks it
+#: up by name); ``stopping``: a cancel was asked and is not yet confirmed (retried).
+CREATED, SUBMITTING, STOPPING = "created", "submitting", "stopping"
+RECORD_MAX_BYTES = 1 << 20
 _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -54,6 +58,7 @@ class JobRecord:
     movies_fed: int = 0
     feed_ended: bool = False
     attempts: int = 0
+    gain: str = ""               # the gain copy in the OTF folder, as made ("" for none)
     transitions: list[list[Any]] = field(default_factory=list)  # [status, epoch]
 
     def set_status(self, status: str, now: float) -> bool:
@@ -68,9 +73,8 @@ class JobRecord:
     def extra_otf(self, keep: Mapping[str, Any]) -> dict[str, Any]:
         """The complete ``extra.otf`` (EMhub replaces the key whole), with no None in it."""
         otf = {k: v for k, v in keep.items() if v is not None}
-        status = self.status if self.status != SUBMITTING else CREATED
         otf.update(
-            path=self.path, workflow=self.workflow, host=self.host, status=status,
+            path=self.path, workflow=self.workflow, host=self.host, status=self.status,
             executor=self.executor, job_id=self.job_id, job_name=self.job_name,
             log=self.log, submitted=stamp(self.submitted) if self.submitted else "",
             started=stamp(self.started) if self.started else "",
@@ -78,7 +82,7 @@ class JobRecord:
             exit_code=self.exit_code if self.exit_code is not None else "",
             log_tail=self.log_tail, movies_fed=self.movies_fed, attempts=self.attempts,
             transitions=[{"status": s, "at": stamp(t), "epoch": t}
-                         for s, t in self.transitions if s != SUBMITTING])
+                         for s, t in self.transitions])
         return otf
 
     @classmethod
@@ -97,33 +101,27 @@ class RecordStore:
         return self.directory / f"session-{int(session_id)}.json"
 
     def load(self, session_id: int) -> Optional[JobRecord]:
+        path = self.path(session_id)
         try:
-            data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+            data = json.loads(read_bounded(self.directory, path.name, RECORD_MAX_BYTES))
+            record = JobRecord.from_json(data) if isinstance(data, dict) else None
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise RecordError(f"job record {self.path(session_id)} unreadable: {exc}") from exc
-        if not isinstance(data, dict):
-            raise RecordError(f"job record {self.path(session_id)} is not an object")
-        return JobRecord.from_json(data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise RecordError(f"job record {path} unreadable: {exc}") from exc
+        if record is None:
+            raise RecordError(f"job record {path} is not an object")
+        return record
 
     def save(self, record: JobRecord) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".session-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(record), fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path(record.session_id))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.directory, self.path(record.session_id).name,
+                     json.dumps(asdict(record), indent=1).encode(), mode=0o600)
 
     def remove(self, session_id: int) -> None:
-        """Forget a record (``clear``): renamed aside, like the folder, never deleted."""
+        """Forget a record (``clear``), readable or not: renamed aside, never deleted."""
         path = self.path(session_id)
-        if path.exists():
+        if path.exists() or path.is_symlink():
             os.replace(path, path.with_suffix(f".cleared-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
 
 
@@ -131,18 +129,31 @@ class RecordError(RuntimeError):
     """The local job record exists but cannot be read: never guess, never submit twice."""
 
 
+def _number(value: Any, kind: type[int] | type[float], default: float) -> Any:
+    """An EMhub value as a number, or ``default``: a bad value never crashes the task."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return kind(default)
+    return number if number == number and abs(number) < 1e15 else kind(default)
+
+
 def record_from_extra(session_id: int, otf: Mapping[str, Any], owner: str) -> Optional[JobRecord]:
-    """A record rebuilt from EMhub's ``extra.otf`` when this host has no local file."""
+    """A record rebuilt from EMhub's ``extra.otf`` when this host has no local file.
+
+    Nothing in it is trusted: the caller checks the job id's form and that the job is this
+    session's (name and user) before using it; the log path is never taken from EMhub."""
     if not otf.get("job_id") or not otf.get("executor"):
         return None
     record = JobRecord(session_id=session_id, owner_task=owner, path=str(otf.get("path", "")),
                        workflow=str(otf.get("workflow", "")), host=str(otf.get("host", "")),
                        status=str(otf.get("status") or CREATED),
                        executor=str(otf["executor"]), job_id=str(otf["job_id"]),
-                       job_name=str(otf.get("job_name", "")), log=str(otf.get("log", "")),
-                       movies_fed=int(otf.get("movies_fed") or 0),
-                       attempts=int(otf.get("attempts") or 1))
-    for item in otf.get("transitions") or []:
+                       movies_fed=_number(otf.get("movies_fed"), int, 0),
+                       attempts=max(1, _number(otf.get("attempts"), int, 1)))
+    items = otf.get("transitions")
+    for item in items[-20:] if isinstance(items, list) else []:
         if isinstance(item, Mapping) and "status" in item and "epoch" in item:
-            record.transitions.append([str(item["status"]), float(item["epoch"])])
+            record.transitions.append([str(item["status"])[:20],
+                                       _number(item["epoch"], float, 0.0)])
     return record

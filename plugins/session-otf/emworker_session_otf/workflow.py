@@ -24,6 +24,9 @@ _FIELD = re.compile(r"\{([^{}]*)\}")
 _OPTION_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=/-]{0,127}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OPTION_KEYS = ("partition", "queue", "gpus", "cpus", "memory", "time", "account", "user")
+#: What decides which program runs, and as whom: from the local configuration only, unless
+#: the admin sets ``emhub_defines_programs`` (see docs/security.rst).
+PROGRAM_KEYS = ("argv", "executor", "user")
 
 
 class WorkflowError(ValueError):
@@ -95,6 +98,15 @@ class Workflow:
                 raise WorkflowError(f"workflow {self.name!r}: NUL byte in {item!r}")
             out.append(rendered)
         return out
+
+
+def untrusted_program_keys(name: str, site: Mapping[str, Any],
+                           plugin: Mapping[str, Any]) -> list[str]:
+    """Keys of :data:`PROGRAM_KEYS` that workflow ``name`` would take from EMhub's config."""
+    base, over = site.get(name), plugin.get(name)
+    base = base if isinstance(base, Mapping) else {}
+    over = over if isinstance(over, Mapping) else {}
+    return [key for key in PROGRAM_KEYS if key in base and key not in over]
 
 
 def merge_definitions(site: Mapping[str, Any], plugin: Mapping[str, Any]) -> dict[str, Any]:

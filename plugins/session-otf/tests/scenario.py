@@ -29,7 +29,7 @@ def toml_value(value: Any) -> str:
 class OtfScenario:
     def __init__(self, emhub: Any, tmp: Path, session_id: int, executor: str,
                  env: Mapping[str, str] | None = None, fail: int = 0,
-                 end_after_idle: float = 4.0) -> None:
+                 end_after_idle: float = 4.0, argv: list[str] | None = None) -> None:
         self.emhub, self.tmp, self.sid, self.executor = emhub, tmp, session_id, executor
         self.env = dict(env or os.environ)
         self.admin = emhub.admin()
@@ -42,8 +42,8 @@ class OtfScenario:
         self.worker: subprocess.Popen[bytes] | None = None
         self.movies: list[Path] = []
         self.seen: list[tuple[float, str]] = []  # (when, status) as polled from EMhub
-        argv = [sys.executable, str(WORKFLOW), "{movies_list}", "{otf_path}",
-                *([str(fail)] if fail else [])]
+        argv = argv or [sys.executable, str(WORKFLOW), "{movies_list}", "{otf_path}",
+                        *([str(fail)] if fail else [])]
         options = 'cpus = "1"\nmemory = "100"\n' if executor == "slurm" else ""
         self.config = emhub.worker_config(tmp / "worker.toml", WORKER, (
             "[plugins.session-otf]\n"
@@ -135,6 +135,15 @@ class OtfScenario:
         self.wait_for(f"task {task_id} done",
                       lambda: self.admin.task_status(WORKER, task_id) == "done", timeout)
         return self.admin.task_history(task_id)
+
+    def run_session(self, movies: int = 3) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """Movies first, then one task and a worker, to the task's end: (history, extra.otf)."""
+        for _ in range(movies):
+            self.add_movie()
+        task = self.create_task()
+        self.start_worker()
+        history = self.wait_done(task)
+        return history, self.otf_extra()
 
     def record(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(

@@ -66,10 +66,12 @@ def test_lsf_job_not_found_and_cancel_of_finished_job() -> None:
 
 
 def test_lsf_refusals_and_find() -> None:
-    runner = FakeRunner({"bjobs": recorded("bjobs_by_name.txt"),
+    runner = FakeRunner({"bjobs": recorded("bjobs_jobs.txt"),
                          "bsub": "Request aborted by esub. Job not submitted.\n"})
     executor = LsfExecutor(runner)
-    assert executor.find("emworker-otf-7-1") == "4711"
+    assert executor.find("emworker-otf-7-1-1") == "4711"
+    assert [(j.job_id, j.user) for j in executor.live_jobs("emworker-otf-7-")] == [
+        ("4711", "emwotf"), ("4712", "alice")]  # whose it is: the handler decides
     with pytest.raises(ExecutorError, match="no job id"):
         executor.submit(spec(Path("/tmp")))
     with pytest.raises(ExecutorError, match="not supported"):
@@ -84,7 +86,8 @@ def test_slurm_submit_argv(tmp_path: Path) -> None:
     assert job_id == "17"
     assert runner.calls[0] == (
         "sbatch", "--parsable", "--job-name=emworker-otf-7-1", f"--chdir={tmp_path}",
-        f"--output={tmp_path / 'otf-%j.log'}", "--partition=cryo-gpu", "--uid=emw_alice",
+        f"--output={tmp_path / 'otf-%j.log'}", "--export=NONE", "--partition=cryo-gpu",
+        "--uid=emw_alice",
         "--gres=gpu:2", str(JOB_SCRIPT), "/opt/otf/run", "a b;c")
 
 
@@ -163,3 +166,46 @@ def test_local_cancel_ends_the_group(tmp_path: Path) -> None:
     wait_until(lambda: executor.state(job_id).status != RUNNING)
     state = executor.state(job_id)
     assert (state.status, state.exit_code) == (FAILED, 143)
+
+
+def test_local_cancel_kills_a_job_that_ignores_sigterm_and_leaves_no_zombie(
+        tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path, kill_after=1.0)
+    script = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "time.sleep(120)")
+    job_id = executor.submit(spec(tmp_path, (sys.executable, "-c", script)))
+    pid = int(job_id.split(":")[0])
+    wait_until(lambda: len(list(tmp_path.glob("otf-local-*.log"))) == 1)
+    time.sleep(0.5)  # the workflow has set its SIGTERM handler
+    started = time.monotonic()
+    executor.cancel(job_id)
+    assert time.monotonic() - started < 20
+    assert not Path(f"/proc/{pid}").exists(), "the wrapper is still there (or a zombie)"
+    assert executor.state(job_id).status in (FAILED, UNKNOWN)
+
+
+def test_local_job_gets_only_the_allowed_environment(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMHUB_PASSWORD", "hunter2")
+    executor = LocalExecutor(tmp_path)
+    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
+    job_id = executor.submit(JobSpec("emworker-otf-7-1-1", ("/usr/bin/env",), tmp_path,
+                                     tmp_path / "otf-submit.log", {}, env))
+    wait_until(lambda: executor.state(job_id).status != RUNNING)
+    printed = executor.log_path(tmp_path / "otf-submit.log", job_id).read_text()
+    assert "hunter2" not in printed and "EMHUB_PASSWORD" not in printed
+    assert sorted(line.split("=")[0] for line in printed.splitlines()) == ["LANG", "PATH"]
+
+
+@pytest.mark.parametrize("job_id", ["--user=alice", "0", "", "1 2", "-1", "٣"])
+def test_scheduler_job_ids_are_digits_only(job_id: str) -> None:
+    runner = FakeRunner({"scancel": "", "bkill": "", "squeue": "", "bjobs": "",
+                         "scontrol": ""})
+    for executor in (SlurmExecutor(runner), LsfExecutor(runner)):
+        with pytest.raises(ExecutorError, match="not a job id"):
+            executor.cancel(job_id)
+        with pytest.raises(ExecutorError, match="not a job id"):
+            executor.state(job_id)
+    assert runner.calls == []
+    with pytest.raises(ExecutorError, match="not a job id"):
+        LocalExecutor(Path("/tmp")).cancel(job_id)

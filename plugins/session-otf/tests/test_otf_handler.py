@@ -12,80 +12,9 @@ from typing import Any
 import pytest
 from emworker_session_otf.handler import OtfHandler
 from emworker_session_otf.record import JobRecord, RecordStore
+from otf_fakes import SID, FakeSlurm, otf_of, run
 
-from emhub_worker_core.testing import FakeEMhub, FakeRunner, run_handler
-
-SID = 42
-
-
-class FakeSlurm:
-    """sbatch/squeue/scontrol/scancel over a dict of job states."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, str] = {}
-        self.exit = "0:0"
-        runner = FakeRunner({"sbatch": self.sbatch, "squeue": self.squeue,
-                             "scontrol": self.scontrol, "scancel": self.scancel,
-                             "sacct": ("", "Slurm accounting storage is disabled", 1)})
-        self.runner = runner
-
-    def sbatch(self, argv: tuple[str, ...]) -> str:
-        job_id = str(100 + len(self.jobs))
-        self.jobs[job_id] = "PENDING"
-        return f"{job_id}\n"
-
-    def squeue(self, argv: tuple[str, ...]) -> Any:
-        if "-n" in argv:
-            return "".join(f"{i}|{s}\n" for i, s in self.jobs.items())
-        return (f"{self.jobs[argv[3]]}\n", "", 0) if argv[3] in self.jobs else ("", "x", 1)
-
-    def scontrol(self, argv: tuple[str, ...]) -> Any:
-        job = argv[-1]
-        return (f"JobId={job} JobState={self.jobs[job]} ExitCode={self.exit}\n"
-                if job in self.jobs else ("", "Invalid job id", 1))
-
-    def scancel(self, argv: tuple[str, ...]) -> str:
-        self.jobs[argv[1]] = "CANCELLED"
-        return ""
-
-    @property
-    def submits(self) -> int:
-        return sum(call[0] == "sbatch" for call in self.runner.calls)
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> dict[str, Any]:
-    raw = tmp_path / "raw" / "S42"
-    (raw / "Data").mkdir(parents=True)
-    for n in range(3):
-        (raw / "Data" / f"FoilHole_{n}_fractions.tiff").write_bytes(b"x")
-    (tmp_path / "raw" / "gains").mkdir()
-    (tmp_path / "raw" / "gains" / "Krios01_gain.mrc").write_bytes(b"g")
-    emhub = FakeEMhub(
-        configs={"sessions": {
-            "raw": {"root": str(tmp_path / "raw")},
-            "otf": {"root": str(tmp_path / "otf"), "workflows": {"relion": {
-                "argv": ["/opt/otf/relion", "{movies_list}", "{session_id}"],
-                "executor": "slurm", "partition": "cryo-gpu"}}},
-            "acquisition": {"Krios01": {"voltage": 300}},
-            "data": {"gain": str(tmp_path / "raw" / "gains" / "{microscope}_gain.mrc")}}},
-        sessions=[{"id": SID, "name": "S42", "resource": {"name": "Krios01"},
-                   "extra": {"raw": {"path": str(raw)},
-                             "otf": {"workflow": "relion", "host": "gpu1", "path": ""}}}])
-    config = {"min_movies": 3, "quiet_seconds": 0, "period": 0,
-              "state_dir": str(tmp_path / "state"),
-              "workflows": {"relion": {"gpus": 1}}}  # plugin config overrides a key
-    return {"emhub": emhub, "config": config, "raw": raw, "tmp": tmp_path}
-
-
-def run(site: dict[str, Any], slurm: FakeSlurm, iterations: int = 4, **args: Any) -> Any:
-    return run_handler(OtfHandler, {"name": "session", "args": {
-        "action": "otf", "session_id": SID, **args}}, iterations=iterations,
-        config=site["config"], services=site["emhub"], runner=slurm.runner)
-
-
-def otf_of(site: dict[str, Any]) -> dict[str, Any]:
-    return dict(site["emhub"].sessions[SID]["extra"]["otf"])
+from emhub_worker_core.testing import FakeEMhub, run_handler
 
 
 def test_folder_submit_and_finish(site: dict[str, Any]) -> None:
@@ -108,8 +37,8 @@ def test_folder_submit_and_finish(site: dict[str, Any]) -> None:
     assert otf["status"] == "finished" and otf["exit_code"] == 0 and otf["movies_fed"] == 3
     assert result.last["done"] == 1 and result.last["otf_status"] == "finished"
     assert slurm.submits == 1  # three tasks, one job
-    assert [t["status"] for t in otf["transitions"]] == ["created", "queued", "running",
-                                                         "finished"]
+    assert [t["status"] for t in otf["transitions"]] == ["created", "submitting", "queued",
+                                                         "running", "finished"]
     assert otf["workflow"] == "relion" and otf["host"] == "gpu1" and otf["folder"] == \
         str(otf_path)
     # no project EMhub renders: the status view (test_otf_data_path.py)
@@ -152,7 +81,7 @@ def test_restart_between_submit_and_saving_the_id_finds_the_job(site: dict[str, 
                        workflow="relion", host="gpu1", executor="slurm", status="submitting",
                        job_name="emworker-otf-42-1-1", attempts=1)
     store.save(record)
-    slurm.jobs["100"] = "RUNNING"  # the job the dead worker submitted
+    slurm.add("100", "RUNNING", "emworker-otf-42-1-1")  # the job the dead worker submitted
     run(site, slurm, iterations=2)
     assert slurm.submits == 0
     assert otf_of(site)["job_id"] == "100" and otf_of(site)["status"] == "running"

@@ -108,7 +108,7 @@ def test_job_fed_while_running_survives_sigkill_and_finishes(
         assert otf["status"] == "finished" and otf["job_id"] == job_id
         assert otf["exit_code"] == 0 and otf["movies_fed"] == len(s.movies)
         assert [t["status"] for t in otf["transitions"]] == \
-            ["created", "queued", "running", "finished"]
+            ["created", "submitting", "queued", "running", "finished"]
         seen = [status for _t, status in s.seen]
         assert seen[-1] == "finished" and "running" in seen
         processed = sorted(p.name for p in (s.otf / "processed").iterdir())
@@ -179,12 +179,7 @@ def test_failing_workflow_reports_exit_code_and_log_tail_once(
         emhub_server: Any, tmp_path: Path, executor: tuple[str, SlurmCluster | None]) -> None:
     s = make(emhub_server, tmp_path, executor, fail=7)
     try:
-        for _ in range(3):
-            s.add_movie()
-        task = s.create_task()
-        s.start_worker()
-        history = s.wait_done(task)
-        otf = s.otf_extra()
+        history, otf = s.run_session()
         assert otf["status"] == "failed" and otf["exit_code"] == 7, otf
         assert "failing on purpose" in otf["log_tail"]
         assert "last words of the workflow: exit 7" in otf["log_tail"]

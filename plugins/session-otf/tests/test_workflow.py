@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from emworker_session_otf.paths import PathRefused, confine
 from emworker_session_otf.workflow import PLACEHOLDERS, Workflow, WorkflowError
+
+from emhub_worker_core.guard import PathRefused, confine
 
 VALUES = {name: f"<{name}>" for name in PLACEHOLDERS}
 
@@ -74,13 +75,13 @@ def test_options_are_kept_as_plain_values() -> None:
 @pytest.mark.parametrize("path", ["../etc", "sub/../../etc", "/etc/passwd", "a/../b"])
 def test_paths_outside_or_with_dotdot_are_refused(tmp_path: Path, path: str) -> None:
     with pytest.raises(PathRefused):
-        confine(path, tmp_path, "raw folder")
+        confine(path, tmp_path, what="raw folder")
 
 
 def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
     (tmp_path / "root").mkdir()
     (tmp_path / "root" / "escape").symlink_to("/etc")
     with pytest.raises(PathRefused):
-        confine("escape", tmp_path / "root", "raw folder")
-    assert confine(str(tmp_path / "root" / "s1"), tmp_path / "root", "x") == \
+        confine("escape", tmp_path / "root", what="raw folder")
+    assert confine(str(tmp_path / "root" / "s1"), tmp_path / "root", what="x") == \
         (tmp_path / "root" / "s1").resolve()

@@ -6,20 +6,51 @@ for a local job), so a restarted worker re-attaches with nothing but the stored 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Protocol, Sequence
 
-from emhub_worker_core import CommandError, Runner
+from emhub_worker_core import CommandError, CommandTimeout, Runner
 
 # Our statuses, as extra.otf shows them.
 QUEUED, RUNNING, FINISHED, FAILED, STOPPED = "queued", "running", "finished", "failed", \
     "stopped"
 TERMINAL = (FINISHED, FAILED, STOPPED)
+#: Every job we submit is called ``emworker-otf-<session>-<run>-<attempt>``: a job by any
+#: other name, or of any other user, is never adopted or cancelled.
+JOB_PREFIX = "emworker-otf-"
+_SCHEDULER_ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)  # "0" means "all" to bkill
+
+
+def session_prefix(session_id: int) -> str:
+    return f"{JOB_PREFIX}{int(session_id)}-"
+
+
+def scheduler_job_id(job_id: str, executor: str) -> str:
+    """A Slurm or LSF job id: digits, not 0; anything else (``--user=alice``) refused."""
+    if not isinstance(job_id, str) or not _SCHEDULER_ID.fullmatch(job_id):
+        raise ExecutorError(f"{executor}: {job_id!r} is not a job id")
+    return job_id
 
 
 class ExecutorError(RuntimeError):
     """The scheduler refused or could not be asked (command failed, output not understood)."""
+
+
+class OutcomeUnknown(ExecutorError):
+    """A command timed out or printed nothing we understand: it may have taken effect
+    (a submitted job is looked up by its name, a cancel is confirmed or retried)."""
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """What the scheduler says a job is: its id, name, user, and our status for it."""
+
+    job_id: str
+    name: str
+    user: str
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +62,7 @@ class JobSpec:
     workdir: Path
     log_path: Path                       # where stdout+stderr go
     options: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # the job's whole environment
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,18 @@ UNKNOWN = "unknown"  # the scheduler does not (yet, or any more) know the job
 
 class Executor(Protocol):
     name: str
+
+    def valid_id(self, job_id: str) -> str:
+        """``job_id`` if it has this executor's form; :class:`ExecutorError` otherwise."""
+        ...
+
+    def owner(self, job_id: str) -> Optional[JobOwner]:
+        """Name and user of the job, if the scheduler (still) knows it."""
+        ...
+
+    def live_jobs(self, prefix: str) -> list[JobOwner]:
+        """Queued or running jobs whose name starts with ``prefix``."""
+        ...
 
     def submit(self, spec: JobSpec) -> str:
         """Start the job; return its id. Raises :class:`ExecutorError`."""
@@ -74,12 +118,27 @@ class SchedulerCommands:
     def __init__(self, runner: Runner, timeout: float = 30.0) -> None:
         self.runner, self.timeout = runner, timeout
 
-    def _run(self, *argv: str, check: bool = True) -> tuple[int, str, str]:
+    name = "scheduler"
+
+    def _run(self, *argv: str, check: bool = True,
+             env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         try:
-            result = self.runner.run(list(argv), timeout=self.timeout, check=check)
+            result = self.runner.run(list(argv), timeout=self.timeout, check=check, env=env)
+        except CommandTimeout as exc:
+            raise OutcomeUnknown(str(exc)) from exc
         except CommandError as exc:
             raise ExecutorError(str(exc)) from exc
         return result.returncode, result.stdout, result.stderr
+
+    def valid_id(self, job_id: str) -> str:
+        return scheduler_job_id(job_id, self.name)
+
+
+def scheduler_env(job_env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment ``sbatch``/``bsub`` run in: the job's, plus the scheduler's own
+    client settings (``SLURM_CONF``, ``LSF_ENVDIR``...), so nothing else can leak."""
+    own = {k: v for k, v in environ.items() if k.startswith(("SLURM_", "LSF_", "LSB_"))}
+    return {**own, **job_env}
 
 
 def option_args(options: Mapping[str, str], flags: Mapping[str, str]) -> list[str]:

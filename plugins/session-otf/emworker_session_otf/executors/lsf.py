@@ -8,6 +8,7 @@ Tested on outputs written from LSF's documented formats (no LSF is available her
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -20,9 +21,12 @@ from .base import (
     RUNNING,
     UNKNOWN,
     ExecutorError,
+    JobOwner,
     JobSpec,
     JobState,
+    OutcomeUnknown,
     SchedulerCommands,
+    scheduler_env,
     unknown_options,
 )
 
@@ -30,6 +34,8 @@ _SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
 _STATES = {"PEND": QUEUED, "PROV": QUEUED, "PSUSP": QUEUED, "WAIT": QUEUED,
            "RUN": RUNNING, "USUSP": RUNNING, "SSUSP": RUNNING,
            "DONE": FINISHED, "EXIT": FAILED}
+_JOB_ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+JOBS_FORMAT = "jobid:20 stat:8 user:64 job_name:256"
 KNOWN = ("queue", "cpus", "time", "account", "gpus", "memory", "user")
 
 
@@ -51,13 +57,17 @@ class LsfExecutor(SchedulerCommands):
                 argv += [flag, opts[key]]
         if "gpus" in opts:
             argv += ["-gpu", f"num={opts['gpus']}"]
-        _rc, out, err = self._run(*argv, *(shlex.quote(a) for a in spec.argv))
+        # bsub copies the whole submission environment unless told: name the variables
+        argv += ["-env", ", ".join(sorted(spec.env)) or "none"]
+        _rc, out, err = self._run(*argv, *(shlex.quote(a) for a in spec.argv),
+                                  env=scheduler_env(spec.env, os.environ))
         match = _SUBMITTED.search(out) or _SUBMITTED.search(err)
         if not match:
-            raise ExecutorError(f"bsub printed no job id: {(out or err).strip()[:200]!r}")
+            raise OutcomeUnknown(f"bsub printed no job id: {(out or err).strip()[:200]!r}")
         return match.group(1)
 
     def state(self, job_id: str) -> JobState:
+        self.valid_id(job_id)
         rc, out, err = self._run("bjobs", "-noheader", "-o", "stat exit_code", job_id,
                                  check=False)
         line = out.strip().splitlines()[0] if out.strip() else ""
@@ -76,18 +86,38 @@ class LsfExecutor(SchedulerCommands):
         return JobState(status, code, word.strip())
 
     def cancel(self, job_id: str) -> None:
-        rc, out, err = self._run("bkill", job_id, check=False)
+        rc, out, err = self._run("bkill", self.valid_id(job_id), check=False)
         if rc != 0 and "already finished" not in (out + err):
             raise ExecutorError(f"bkill {job_id} exited with {rc}: {(err or out).strip()[:300]}")
 
-    def find(self, name: str) -> Optional[str]:
-        rc, out, _err = self._run("bjobs", "-noheader", "-J", name, "-o", "jobid stat",
-                                  check=False)
+    def _jobs(self, *select: str) -> list[JobOwner]:
+        """``bjobs`` lines as (id, name, user, status); the name is the last column, since
+        it is the only one that may hold spaces."""
+        # widths given: a default-width job_name would be cut short of ours
+        rc, out, err = self._run("bjobs", "-noheader", "-o", JOBS_FORMAT, *select,
+                                 check=False)
+        said = out + err  # "Job <1> is not found", "No unfinished job found": none, no error
+        if rc != 0 and "not found" not in said and "No unfinished job" not in said:
+            raise ExecutorError(f"bjobs exited with {rc}: {(err or out).strip()[:300]}")
+        jobs = []
         for line in out.splitlines() if rc == 0 else []:
-            job_id, _, word = line.strip().partition(" ")
-            if _STATES.get(word.strip()) in (QUEUED, RUNNING) and job_id.isdigit():
-                return job_id
-        return None
+            parts = line.strip().split(None, 3)
+            if len(parts) == 4 and _JOB_ID.fullmatch(parts[0]):
+                jobs.append(JobOwner(parts[0], parts[3].rstrip(), parts[2],
+                                     _STATES.get(parts[1], UNKNOWN)))
+        return jobs
+
+    def owner(self, job_id: str) -> Optional[JobOwner]:
+        found = [job for job in self._jobs(self.valid_id(job_id)) if job.job_id == job_id]
+        return found[0] if found else None
+
+    def live_jobs(self, prefix: str) -> list[JobOwner]:
+        return [job for job in self._jobs("-u", "all") if job.name.startswith(prefix)
+                and job.status in (QUEUED, RUNNING)]
+
+    def find(self, name: str) -> Optional[str]:
+        found = [job.job_id for job in self.live_jobs(name) if job.name == name]
+        return found[0] if found else None
 
     def log_path(self, spec_log: Path, job_id: str) -> Path:
-        return spec_log.parent / f"otf-{job_id}.log"
+        return spec_log.parent / f"otf-{self.valid_id(job_id)}.log"

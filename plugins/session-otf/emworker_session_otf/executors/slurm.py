@@ -9,6 +9,7 @@ workflow's argv follows it as the script's arguments, so no shell line is ever b
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Optional
@@ -21,10 +22,13 @@ from .base import (
     STOPPED,
     UNKNOWN,
     ExecutorError,
+    JobOwner,
     JobSpec,
     JobState,
+    OutcomeUnknown,
     SchedulerCommands,
     option_args,
+    scheduler_env,
     unknown_options,
 )
 
@@ -42,6 +46,7 @@ _STATES = {
              "PREEMPTED", "REVOKED"),
 }
 _JOB_ID = re.compile(r"^\d+$")
+_QUEUE_FORMAT = "%i|%j|%u|%T"  # id|name|user|state, one job per line
 
 
 def map_state(word: str) -> str:
@@ -73,17 +78,23 @@ class SlurmExecutor(SchedulerCommands):
         if "%" in str(spec.workdir):
             raise ExecutorError(f"slurm: '%' in the OTF folder {spec.workdir} would be read as "
                                 "a file name pattern")
+        # the job gets exactly these variables (and Slurm's own SLURM_*), never ALL: the
+        # worker's environment may hold EMhub's password
+        export = ",".join(sorted(spec.env)) or "NONE"
         argv = ["sbatch", "--parsable", f"--job-name={spec.name}", f"--chdir={spec.workdir}",
-                f"--output={spec.workdir / 'otf-%j.log'}", *option_args(spec.options, FLAGS)]
+                f"--output={spec.workdir / 'otf-%j.log'}", f"--export={export}",
+                *option_args(spec.options, FLAGS)]
         if "gpus" in spec.options:
             argv.append(f"--gres=gpu:{spec.options['gpus']}")
-        _rc, out, _err = self._run(*argv, str(JOB_SCRIPT), *spec.argv)
+        _rc, out, _err = self._run(*argv, str(JOB_SCRIPT), *spec.argv,
+                                   env=scheduler_env(spec.env, os.environ))
         job_id = out.strip().split(";")[0]
         if not _JOB_ID.match(job_id):
-            raise ExecutorError(f"sbatch printed no job id: {out.strip()[:200]!r}")
+            raise OutcomeUnknown(f"sbatch printed no job id: {out.strip()[:200]!r}")
         return job_id
 
     def state(self, job_id: str) -> JobState:
+        self.valid_id(job_id)
         rc, out, _err = self._run("squeue", "-h", "-j", job_id, "-o", "%T", check=False)
         word = out.strip().splitlines()[0] if rc == 0 and out.strip() else ""
         status = map_state(word) if word else UNKNOWN
@@ -116,15 +127,40 @@ class SlurmExecutor(SchedulerCommands):
         return JobState(UNKNOWN, detail=squeue_word)
 
     def cancel(self, job_id: str) -> None:
-        self._run("scancel", job_id)
+        self._run("scancel", self.valid_id(job_id))
 
-    def find(self, name: str) -> Optional[str]:
-        rc, out, _err = self._run("squeue", "-h", "-n", name, "-o", "%i|%T", check=False)
-        for line in out.splitlines() if rc == 0 else []:
-            job_id, _, word = line.partition("|")
-            if map_state(word) in (QUEUED, RUNNING):
-                return job_id.strip()
+    def owner(self, job_id: str) -> Optional[JobOwner]:
+        self.valid_id(job_id)
+        rc, out, err = self._run("scontrol", "show", "job", "-o", job_id, check=False)
+        if rc != 0 and "Invalid job id" not in err:  # the controller could not be asked
+            raise ExecutorError(f"scontrol show job {job_id} exited with {rc}: "
+                                f"{err.strip()[:300]}")
+        name = re.search(r"\bJobName=(\S+)", out) if rc == 0 else None
+        user = re.search(r"\bUserId=([^(\s]+)", out) if rc == 0 else None
+        state = re.search(r"\bJobState=(\S+)", out) if rc == 0 else None
+        if name and user and re.search(rf"\bJobId={job_id}\b", out):
+            return JobOwner(job_id, name.group(1), user.group(1),
+                            map_state(state.group(1)) if state else UNKNOWN)
         return None
 
+    def live_jobs(self, prefix: str) -> list[JobOwner]:
+        rc, out, err = self._run("squeue", "-h", "-o", _QUEUE_FORMAT, check=False)
+        if rc != 0:
+            raise ExecutorError(f"squeue exited with {rc}: {err.strip()[:300]}")
+        jobs = []
+        for line in out.splitlines():
+            if line.count("|") < 3:
+                continue
+            job_id, rest = line.split("|", 1)
+            name, user, word = rest.rsplit("|", 2)  # a job name may hold "|"; a user never
+            if name.startswith(prefix) and map_state(word) in (QUEUED, RUNNING) \
+                    and _JOB_ID.match(job_id.strip()):
+                jobs.append(JobOwner(job_id.strip(), name, user, map_state(word)))
+        return jobs
+
+    def find(self, name: str) -> Optional[str]:
+        found = [job.job_id for job in self.live_jobs(name) if job.name == name]
+        return found[0] if found else None
+
     def log_path(self, spec_log: Path, job_id: str) -> Path:
-        return spec_log.parent / f"otf-{job_id}.log"
+        return spec_log.parent / f"otf-{self.valid_id(job_id)}.log"
