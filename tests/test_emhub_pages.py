@@ -3,8 +3,9 @@
 Our UI is EMhub's pages: the Worker Frames page, the sessions list, the session page and
 the Create Session dialog show what frames-monitor, session-transfer and session-otf send.
 The data comes from the real plugins in a real ``emworker run`` against the real EMhub
-1.0.2 (with the St. Jude extras, tests/harness/emhub_pages.py); what each page shows is
-checked against the disk, and a page fails on an EMhub error dialog, a script error, a
+1.0.2, with our stand-in for a facility's extras (tests/harness/emhub_pages.py: data for
+EMhub's Worker Frames template, our Create Session dialog); what each page shows is checked
+against the disk, and a page fails on an EMhub error dialog, a script error, a
 console error or a CDN script without a local copy (tests/harness/browser.py). The
 screenshots of a run are in ``.test-run/pages-<time>/`` for a person to look at.
 """
@@ -169,7 +170,7 @@ def test_worker_frames_page_follows_the_frames_root(server: PagesServer, pages: 
     shutil.rmtree(root)
     with worker(worker_config) as w:  # the pending task resumes and finds no root
         wait_for(lambda: "error" in admin.task_history(task)[-1], "an error event", log=w.log)
-        # EMhub skips a host whose last event is an error: no stale listing is shown
+        # the page skips a host whose last event is an error: no stale listing is shown
         assert frames_rows(pages, "frames-root-removed") is None
     # and the worker stopped after that: still nothing that is not on disk
     last = admin.task_history(task)[-1]
