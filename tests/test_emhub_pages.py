@@ -186,6 +186,8 @@ def test_sessions_list_session_page_and_create_session_after_a_transfer(
     session = server.transfer_session
     frames = server.frames_root / session["name"].split(":", 1)[1]
     make_session(frames, movies=3, movie_size=8192, holes=1)
+    new_folder = server.frames_root / "S00304_grid1"  # for the dialog to create a session of
+    make_session(new_folder, movies=1, movie_size=4096, holes=1)
     admin = server.admin()
     with worker(worker_config) as w:
         listing = admin.create_task(WORKER, "frames", {})
@@ -235,7 +237,23 @@ def test_sessions_list_session_page_and_create_session_after_a_transfer(
                                         "os => os.map(o => o.value).filter(v => v)")
     assert sorted(options) == sorted(frames_listing(server.frames_root))
     assert page.locator("#otf_host-select").input_value() == WORKER
+    # Create makes the session and one "session" task per [worker, args] it sends
+    before = {t["id"] for t in admin.all_tasks(WORKER)}
+    page.evaluate(f"$('#session-folder-select').selectpicker('val', '{new_folder.name}')")
+    page.click("#session-btn-create")
+    page.wait_for_url("**session_id=*")
+    created = admin.get_session(int(page.url.rsplit("session_id=", 1)[1]))
     page.close()
+    prefix = session["name"].split(":", 1)[0]  # the booking's date and microscope
+    assert created["name"] == f"{prefix}:{new_folder.name}"
+    assert created["extra"]["otf"] == {"workflow": "test", "host": WORKER}
+    tasks = [t for t in admin.all_tasks(WORKER) if t["id"] not in before]
+    assert sorted((t["name"], t["args"]["action"], t["args"]["session_id"]) for t in tasks) == [
+        ("session", "otf", created["id"]), ("session", "transfer", created["id"])]
+    for task in tasks:
+        admin.delete_task(WORKER, task["id"])
+    admin.call("delete_session", {"attrs": {"id": created["id"]}}, "session")
+    shutil.rmtree(new_folder)
     admin.delete_task(WORKER, listing)
     admin.close()
 
