@@ -2,7 +2,8 @@
 
 The stock importer names every session ``S<id>``; the session-transfer test needs the
 name a facility's Create Session dialog gives (``<YYYYMMDD><microscope>:<frames folder>``,
-as St. Jude's and our stand-in's do), so session 301 is renamed here. Prints the facts the fixture hands to tests as one JSON object.
+as St. Jude's and our stand-in's do), so session 301 is renamed here. Prints the facts
+the fixture hands to tests as one JSON object.
 
 Usage: python finish_instance.py INSTANCE_DIR
 """
