@@ -115,6 +115,10 @@ class InMemoryServices:
         with self._lock:
             session = self.sessions.setdefault(int(session_id), {"id": int(session_id)})
             session.setdefault("extra", {}).update(copy.deepcopy(dict(extra)))
+            otf = extra.get("otf")
+            if isinstance(otf, Mapping) and otf.get("path"):
+                # as EMhub 1.0.2's update_session does: extra.otf.path becomes data_path
+                session["data_path"] = str(otf["path"])
             result = copy.deepcopy(session)
         if self.on_update is not None:
             self.on_update(int(session_id), copy.deepcopy(dict(extra)))

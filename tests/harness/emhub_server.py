@@ -126,17 +126,19 @@ class EMhubServer:
             self._run(["bash", str(HERE / "install.sh"), str(self.venv)], "install.log",
                       timeout=900)
 
+    def instance_data(self) -> str:
+        """The instance data (JSON text) loaded into EMhub; a subclass may add to it."""
+        data = (HERE / "instance_data.json").read_text()
+        data = data.replace("@FRAMES_ROOT@", str(self.frames_root)) \
+                   .replace("@RAW_ROOT@", str(self.raw_root))
+        return _with_hosts(data, self.extra_workers) if self.extra_workers else data
+
     def create_instance(self) -> None:
         """Instance data of our own, worker names registered before the server starts."""
         self.frames_root.mkdir(parents=True, exist_ok=True)
         self.raw_root.mkdir(parents=True, exist_ok=True)
-        data = (HERE / "instance_data.json").read_text()
-        data = data.replace("@FRAMES_ROOT@", str(self.frames_root)) \
-                   .replace("@RAW_ROOT@", str(self.raw_root))
-        if self.extra_workers:
-            data = _with_hosts(data, self.extra_workers)
         data_file = self.run_dir / "instance_data.json"
-        data_file.write_text(data)
+        data_file.write_text(self.instance_data())
         self._run([str(self.venv / "bin" / "emh-data"), "--create_instance", str(self.instance),
                    str(data_file), "-f"], "instance.log", timeout=120)
         (self.instance / "config.py").write_text(f"SECRET_KEY = {self.secret_key!r}\n")

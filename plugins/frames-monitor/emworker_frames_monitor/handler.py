@@ -19,6 +19,7 @@ class FramesMonitorHandler(TaskHandler):
 
     interval = 30.0
     snapshot_fields = ("entries", "usage", "root")  # what the Worker Frames page reads
+    error = ""  # the error of the last event sent, "" after a listing
 
     def setup(self) -> None:
         self.settings: FramesSettings = load_settings(self.args, self.config, self.emhub)
@@ -54,6 +55,7 @@ class FramesMonitorHandler(TaskHandler):
         if reason is not None:
             self.update({**event, "reason": reason})  # raises if EMhub did not take it
             self.policy.sent(key, is_error=False)
+            self.error = ""
 
     def _check_root(self) -> None:
         if self.settings.confine_to:
@@ -80,3 +82,12 @@ class FramesMonitorHandler(TaskHandler):
             self.logger.error("%s", message)
             self.update({**fields, "error": message})
         self.policy.sent(key, is_error=True)
+        self.error = message
+
+    def snapshot(self) -> dict[str, Any]:
+        """After an error, the last event the host sends (``interrupted``) repeats the error,
+        not an older listing: the Worker Frames page then skips this host, as it did for the
+        error itself, instead of failing on an event without ``entries``."""
+        if self.error:
+            return {"maxlen": 2, "root": self.root, "error": self.error}
+        return super().snapshot()

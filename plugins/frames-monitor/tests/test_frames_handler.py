@@ -85,6 +85,35 @@ def test_missing_root_error_then_recovery(tmp_path: Path) -> None:
     assert entries[0]["movies"] == 1
 
 
+@pytest.mark.parametrize("iterations", [3, 5])
+def test_the_last_event_after_an_error_repeats_the_error_not_an_old_listing(
+        tmp_path: Path, iterations: int) -> None:
+    """The host's ``interrupted`` event carries the snapshot: after an error it must say
+    the error (the Worker Frames page skips the host), not lack ``entries`` (the page
+    fails on that) nor repeat folders that are gone; after a recovery, the new listing."""
+    root = tmp_path / "frames"
+    movie(root, "S1/x_fractions.tiff")
+
+    class Vanishing(FramesMonitorHandler):
+        def process(self) -> None:
+            if self.count == 2:
+                movie(root, "S1/y_fractions.tiff")
+                os.rename(root, tmp_path / "gone")
+            if self.count == 4:
+                os.rename(tmp_path / "gone", root)
+            super().process()
+
+    run = run_handler(Vanishing, {"name": "frames", "args": {"root": str(root)}},
+                      iterations=iterations, config={"heartbeat": 3600, "root": str(tmp_path)})
+    snapshot = run.handler.snapshot()
+    if iterations == 3:  # ended while the root is gone
+        assert "error" in run.last and "entries" not in run.last
+        assert snapshot == {"maxlen": 2, "root": str(root), "error": run.last["error"]}
+    else:
+        assert run.last["reason"] == "recovered" and "error" not in snapshot
+        assert decode(snapshot)[0][0]["movies"] == 2
+
+
 def test_unmounted_root_is_an_error(tmp_path: Path) -> None:
     run = run_handler(FramesMonitorHandler, {"name": "frames", "args": {"root": str(tmp_path)}},
                       config={"expect_mount": True, "root": str(tmp_path)})

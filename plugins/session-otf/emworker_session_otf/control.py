@@ -24,6 +24,7 @@ from .executors import Executor, ExecutorError, make_executor
 from .executors.base import QUEUED, RUNNING, STOPPED, TERMINAL, JobOwner, session_prefix
 from .folder import move_aside
 from .inputs import OtfTarget
+from .project import BELOW_LIVE_VIEW, renders, status_view
 from .record import STOPPING, JobRecord, RecordError, RecordStore, record_from_extra
 from .registry import FolderRegistry
 from .settings import OtfSettings
@@ -56,7 +57,7 @@ class OtfSessionHandler(TaskHandler):
     lock: threading.Lock
     executor: Executor
     record: JobRecord | None = None
-    _data_path_set = False
+    _data_path = ""  # what this task set data_path to
     _dirty = False
     _cancelling = False
 
@@ -231,18 +232,10 @@ class OtfSessionHandler(TaskHandler):
             self.done(error=f"clear refused: OTF folder not moved aside: {exc}")
             return False
         self.folders.forget(self.sid)
-        try:  # the old data_path no longer exists; an empty one keeps the page working
-            self.emhub.set_session_data_path(self.sid, "")
-        except Exception as exc:  # noqa: BLE001 - said, and the new folder sets it again
-            self.logger.warning("data_path of session %s not cleared: %s", self.sid, exc)
         self.store.remove(self.sid)
         self.record = None
         self.target = self._without_job(self.target)
-        try:  # no job now: the old one's id and status must not be taken for a live job
-            self.emhub.update_session_extra(self.sid, {"otf": dict(self.target.otf_extra),
-                                                       "updated": now_text()})
-        except Exception as exc:  # noqa: BLE001 - said; the next publish sends it whole
-            self.logger.warning("extra.otf of session %s not reset: %s", self.sid, exc)
+        self._unpublish()
         self.update({"msg": "cleared", "moved_to": str(moved or ""),
                      "maxlen": self.settings.progress_maxlen})
         return True
@@ -250,7 +243,7 @@ class OtfSessionHandler(TaskHandler):
     @staticmethod
     def _without_job(target: OtfTarget) -> OtfTarget:
         keep = {k: v for k, v in target.otf_extra.items()
-                if k in ("path", "workflow", "host", "cryolo_model")}
+                if k in ("path", "folder", "workflow", "host", "cryolo_model")}
         return OtfTarget(**{**target.__dict__, "otf_extra": keep})
 
     def _check_folder(self) -> None:
@@ -271,17 +264,51 @@ class OtfSessionHandler(TaskHandler):
                 self.logger.error("%s", fields["error"])
             self.update({**fields, "maxlen": self.settings.progress_maxlen})
 
+    def _unpublish(self) -> None:
+        """After a clear: ``extra.otf`` without the old job and status first (no job now:
+        its id and status must not be taken for a live one; EMhub shows the details view),
+        then an empty ``data_path``, so the page renders between the two calls too."""
+        keep = self.target.otf_extra
+        otf = {**keep, "folder": keep.get("folder") or keep.get("path") or "", "path": ""}
+        try:  # ("path" would be copied into data_path by EMhub)
+            self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": now_text()})
+            self.emhub.set_session_data_path(self.sid, "")
+            self._data_path = ""
+        except Exception as exc:  # noqa: BLE001 - said; the next publish sends both
+            self.logger.warning("extra.otf/data_path of session %s not reset: %s",
+                                self.sid, exc)
+
+    def _set_data_path(self, status: str) -> None:
+        """Before ``status`` goes out, point ``data_path`` at a folder EMhub's live view
+        renders (:mod:`.project`): never at a folder that does not exist (a session
+        stopped while it waited for movies has none: it gets the status view)."""
+        if status in BELOW_LIVE_VIEW:
+            return
+        assert self.record is not None
+        submitted = self.record.attempts > 0  # else a left-over folder is not this run's
+        folder = self.target.otf_path if submitted and renders(self.target.workflow.project,
+                                                               self.target.otf_path) \
+            else status_view(self.target.otf_root)
+        if str(folder) != self._data_path:
+            self.emhub.set_session_data_path(self.sid, str(folder))
+            self._data_path = str(folder)
+
+    def _data_path_due(self) -> bool:
+        """A Scipion workflow's project has appeared since ``data_path`` was set."""
+        return bool(self._data_path) and self._data_path != str(self.target.otf_path) \
+            and self.record is not None and self.record.attempts > 0 \
+            and renders(self.target.workflow.project, self.target.otf_path)
+
     def _publish(self) -> None:
         """Send the complete ``extra.otf``; an EMhub outage is retried next step."""
         if self.record is None:
             return
         otf = self.record.extra_otf(self.target.otf_extra)
         try:
-            if not self._data_path_set and self.target.otf_path.is_dir():
-                # before the status leaves "created": EMhub's live view opens data_path,
-                # and a data_path that does not exist (yet) breaks the session page
-                self.emhub.set_session_data_path(self.sid, str(self.target.otf_path))
-                self._data_path_set = True
+            self._set_data_path(str(otf.get("status", "")))
+            # EMhub copies a non-empty extra.otf.path into data_path: `path` is what
+            # data_path is, the OTF folder goes out as `folder`
+            otf["folder"], otf["path"] = str(self.target.otf_path), self._data_path
             self.emhub.update_session_extra(self.sid, {"otf": otf, "updated": now_text()})
             self._dirty = False
         except Exception as exc:  # noqa: BLE001 - any failure: keep the job, say so, retry

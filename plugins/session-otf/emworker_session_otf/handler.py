@@ -68,7 +68,7 @@ class OtfHandler(OtfSubmission):
         self._uncertain = ""   # why the last submit may or may not have made a job
         self._unfed: list[str] = []  # settled, not yet written (the feed write failed)
         self._awaiting_stop = False
-        self._data_path_set = False
+        self._data_path = ""
         try:
             self.settings = OtfSettings.from_config(self.config)
             self.interval = self.settings.period
@@ -152,7 +152,8 @@ class OtfHandler(OtfSubmission):
                 else:
                     self._feed_step()
                     self._track_step()
-        if self._dirty and not self.finished:
+        # a Scipion project may appear any step
+        if (self._dirty or self._data_path_due()) and not self.finished:
             self._publish()
 
     def _still_ours(self) -> bool:

@@ -91,8 +91,10 @@ def resolve(args: Mapping[str, Any], settings: OtfSettings,
     raw_path = confine(raw_text, raw_root, what="raw folder")
     derived = confine(safe_name(raw_path.name, "raw folder name") + "_OTF", otf_root,
                       what="OTF folder")
-    if otf_extra.get("path"):
-        otf_path = confine(str(otf_extra["path"]), otf_root, what="OTF folder")
+    # "folder" is where session-otf says the OTF folder is ("path" is data_path: project.py)
+    if otf_extra.get("folder") or otf_extra.get("path"):
+        otf_path = confine(str(otf_extra.get("folder") or otf_extra["path"]), otf_root,
+                           what="OTF folder")
     else:
         otf_path = derived
     site_flows = _table(otf_cfg, "workflows")

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .project import check_project_kind
+
 #: Every placeholder a workflow may use; the handler supplies all of them.
 PLACEHOLDERS = ("session_id", "session_name", "otf_path", "raw_path", "movies_list",
                 "params_file", "gain", "workflow", "microscope")
@@ -37,6 +39,7 @@ class Workflow:
     argv: tuple[str, ...]
     executor: str
     options: Mapping[str, str] = field(default_factory=dict)
+    project: str = ""  # a project kind EMhub renders (project.py), else ""
 
     @classmethod
     def parse(cls, name: str, data: Any) -> Workflow:
@@ -44,7 +47,7 @@ class Workflow:
             raise WorkflowError(f"workflow name {name!r} is not a plain name")
         if not isinstance(data, Mapping):
             raise WorkflowError(f"workflow {name!r} must be a table, got {type(data).__name__}")
-        unknown = set(data) - {"argv", "executor", *OPTION_KEYS}
+        unknown = set(data) - {"argv", "executor", "project", *OPTION_KEYS}
         if unknown:
             raise WorkflowError(f"workflow {name!r}: unknown key(s) {sorted(unknown)}")
         argv = data.get("argv")
@@ -74,7 +77,11 @@ class Workflow:
                     raise WorkflowError(f"workflow {name!r}: {key} {value!r} is not a plain "
                                         "value")
                 options[key] = value
-        return cls(name, tuple(argv), executor, options)
+        try:
+            project = check_project_kind(name, data.get("project"))
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from None
+        return cls(name, tuple(argv), executor, options, project)
 
     def render(self, values: Mapping[str, str]) -> list[str]:
         """The argv with ``values`` substituted; refuses a value that becomes an option."""

@@ -39,14 +39,10 @@ def test_folder_submit_and_finish(site: dict[str, Any]) -> None:
     assert slurm.submits == 1  # three tasks, one job
     assert [t["status"] for t in otf["transitions"]] == ["created", "submitting", "queued",
                                                          "running", "finished"]
-    assert otf["workflow"] == "relion" and otf["host"] == "gpu1" and otf["path"] == \
+    assert otf["workflow"] == "relion" and otf["host"] == "gpu1" and otf["folder"] == \
         str(otf_path)
-    assert site["emhub"].sessions[SID]["data_path"] == str(otf_path)
-    first_publish = next(i for i, c in enumerate(site["emhub"].calls)
-                         if c[0] == "update_session_extra")
-    data_path = next(i for i, c in enumerate(site["emhub"].calls)
-                     if c[0] == "set_session_data_path")
-    assert data_path < first_publish  # set before any status the live view would open
+    # no project EMhub renders: the status view (test_otf_data_path.py)
+    assert site["emhub"].sessions[SID]["data_path"].endswith("/.emworker-status-view")
 
 
 def test_waiting_events_only_when_the_count_changes(site: dict[str, Any]) -> None:
@@ -106,7 +102,8 @@ def test_stop_and_clear(site: dict[str, Any]) -> None:
     assert slurm.submits == 2 and otf_of(site)["status"] == "queued"
     assert otf_of(site)["job_id"] == "101"
     paths = [c[1][1] for c in site["emhub"].calls if c[0] == "set_session_data_path"]
-    assert paths[-2:] == ["", str(otf_path)]  # emptied while no folder, then set again
+    view = str(otf_path.parent / ".emworker-status-view")
+    assert paths[-2:] == ["", view] and set(paths) == {"", view}  # emptied by the clear
 
 
 @pytest.mark.parametrize("raw", ["../../etc", "/etc", "S42/../../x"])

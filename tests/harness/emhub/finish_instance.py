@@ -1,8 +1,9 @@
 """Finish a harness instance after ``emh-data --create_instance``; runs in the EMhub venv.
 
-The stock importer names every session ``S<id>``; the session-transfer test needs a
-St. Jude style name (``<YYYYMMDD><microscope>:<frames folder>``), so session 301 is
-renamed here. Prints the facts the fixture hands to tests as one JSON object.
+The stock importer names every session ``S<id>``; the session-transfer test needs the
+name a facility's Create Session dialog gives (``<YYYYMMDD><microscope>:<frames folder>``,
+as St. Jude's and our stand-in's do), so session 301 is renamed here. Prints the facts
+the fixture hands to tests as one JSON object.
 
 Usage: python finish_instance.py INSTANCE_DIR
 """
