@@ -232,6 +232,9 @@ def test_sessions_list_session_page_and_create_session_after_a_transfer(
     page.evaluate("createSession(1, 0, 'create_session_form')")
     page.wait_for_selector("#session-modal.show .modal-title", state="attached")
     page.wait_for_load_state("networkidle")
+    # the screenshot after Bootstrap's fade-in, not halfway through it
+    page.wait_for_function("getComputedStyle(document.getElementById('session-modal'))"
+                           ".opacity === '1'")
     pages.check(page, "create-session-dialog")
     options = page.eval_on_selector_all("#session-folder-select option",
                                         "os => os.map(o => o.value).filter(v => v)")
