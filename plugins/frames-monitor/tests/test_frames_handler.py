@@ -313,7 +313,8 @@ def test_local_run_end_to_end(tmp_path: Path) -> None:
                      f'[emhub.config.sessions]\nraw = {{ root_frames = "{root}" }}\n')
     config = tmp_path / "config.toml"
     config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n\n'
-                      '[plugins.frames-monitor]\nmin_period = 0\n')
+                      # usage_step: other work on the same disk must not count as a change
+                      '[plugins.frames-monitor]\nmin_period = 0\nusage_step = 0.5\n')
     out = tmp_path / "out.jsonl"
     env = {**os.environ, "EMHUB_SERVER_URL": ""}
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
