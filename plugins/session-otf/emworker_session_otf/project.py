@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from emhub_worker_core.guard import open_dir, open_regular
+
 #: Project kinds EMhub 1.0.2 renders, and the file that makes a folder one.
 RENDERED_PROJECTS = {"scipion": "project.sqlite"}
 STATUS_VIEW = ".emworker-status-view"
@@ -50,21 +52,10 @@ def renders(kind: str, folder: Path) -> bool:
 def status_view(otf_root: Path) -> Path:
     """The empty Scipion project under ``otf_root`` (made if missing, links never followed:
     jobs may write under the root)."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     os.makedirs(otf_root, exist_ok=True)  # as the first OTF folder would make it
-    root = os.open(otf_root, flags)
+    view = open_dir([STATUS_VIEW], root=otf_root, create=True)
     try:
-        try:
-            os.mkdir(STATUS_VIEW, 0o755, dir_fd=root)
-        except FileExistsError:
-            pass
-        view = os.open(STATUS_VIEW, flags, dir_fd=root)
-        try:
-            marker = os.open(RENDERED_PROJECTS["scipion"],
-                             os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=view)
-            os.close(marker)
-        finally:
-            os.close(view)
+        os.close(open_regular(view, RENDERED_PROJECTS["scipion"], os.O_WRONLY | os.O_CREAT))
     finally:
-        os.close(root)
+        os.close(view)
     return otf_root / STATUS_VIEW
