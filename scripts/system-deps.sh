@@ -3,7 +3,7 @@
 # when everything is there). Run as root on Debian 12; elsewhere it says what is missing.
 set -euo pipefail
 
-PACKAGES=(redis-server rsync slurmctld slurmd slurm-client munge systemd)
+PACKAGES=(redis-server rsync b3sum slurmctld slurmd slurm-client munge systemd)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
