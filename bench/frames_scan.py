@@ -38,9 +38,10 @@ import tracemalloc
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from emworker_frames_monitor.movies import MovieRule  # noqa: E402
 from emworker_frames_monitor.scanner import ScanResult, TreeScanner  # noqa: E402
 from frames_tree import TreeInfo, add_movies, age_dirs, build_tree  # noqa: E402
+
+from emhub_worker_core.guard import MovieRule  # noqa: E402
 
 
 def original_scan(root: str) -> dict[str, dict[str, Any]]:

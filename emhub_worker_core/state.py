@@ -14,10 +14,11 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Protocol
+
+from .guard import atomic_write
 
 STATE_FILE = "state.json"
 
@@ -57,16 +58,9 @@ def state_dir_for(configured: str | os.PathLike[str] | None, worker: str,
 
 def write_state(directory: Path, state: Mapping[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / STATE_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    data = json.dumps(state, indent=1, default=str).encode("utf-8")
+    atomic_write(directory, STATE_FILE, data, mode=0o600)   # durable, whole or not at all
+    return directory / STATE_FILE
 
 
 def read_state(directory: Path) -> Optional[dict[str, Any]]:

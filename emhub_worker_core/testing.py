@@ -13,10 +13,13 @@ The four built-in plugins test themselves with this kit.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .errors import CommandNotFound
 from .events import EncodedEvent
@@ -167,4 +170,39 @@ class FakeRunner:
 
 
 __all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
-           "make_task", "run_handler", "run_task"]
+           "make_task", "run_handler", "run_task", "as_unprivileged", "UNPRIVILEGED_UID",
+           "reachable_tmp_dir"]
+
+
+#: The account :func:`as_unprivileged` runs as (``nobody`` on Debian).
+UNPRIVILEGED_UID = 65534
+
+
+def as_unprivileged(argv: Sequence[str]) -> None:
+    """Run ``argv`` (say ``["ln", "-s", target, link]``) as an unprivileged account, the
+    way a microscope PC or a job user plants names and links: with ``setpriv`` to uid/gid
+    65534 and no groups when the test runs as root (a link root made itself would be
+    trusted where one of a stranger's is not), as the test's own user otherwise. Raises
+    ``subprocess.CalledProcessError`` if it fails (the folder must be writable by that
+    account: ``os.chown(folder, UNPRIVILEGED_UID, UNPRIVILEGED_UID)``)."""
+    import os
+    import subprocess
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}",
+                  "--clear-groups"]
+    subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def reachable_tmp_dir() -> Iterator[Path]:
+    """A fresh temporary folder every account can reach (0755; pytest's ``tmp_path`` is
+    under a 0700 folder when the suite runs as root), removed with all in it afterwards.
+    Give the parts a stranger writes to :data:`UNPRIVILEGED_UID` with ``os.chown``."""
+    folder = Path(tempfile.mkdtemp(prefix="emworker-test-"))
+    try:
+        folder.chmod(0o755)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

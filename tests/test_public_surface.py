@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 import emhub_worker_core
-from emhub_worker_core import testing
+from emhub_worker_core import guard, testing
 
 REPO = Path(__file__).resolve().parent.parent
-#: the modules a plugin may import from: the public surface and the test kit
-PUBLIC_MODULES = {"emhub_worker_core", "emhub_worker_core.testing"}
+#: the modules a plugin may import from: the public surface, the trust rules and the test kit
+PUBLIC_MODULES = {"emhub_worker_core": emhub_worker_core, "emhub_worker_core.guard": guard,
+                  "emhub_worker_core.testing": testing}
 PLUGIN_TREES = sorted(p for p in [*REPO.glob("plugins/*"), *REPO.glob("contrib/*")]
                       if (p / "pyproject.toml").exists())
 
@@ -43,7 +44,7 @@ def test_internals_are_not_exported_but_stay_importable() -> None:
         assert hasattr(emhub_worker_core, name)  # older plugins may still import them
 
 
-@pytest.mark.parametrize("module", [emhub_worker_core, testing], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", list(PUBLIC_MODULES.values()), ids=lambda m: m.__name__)
 def test_every_exported_name_exists(module: object) -> None:
     names = list(vars(module)["__all__"])
     assert len(names) == len(set(names))
@@ -74,8 +75,7 @@ def test_plugins_import_only_the_public_surface_and_the_test_kit(tree: Path) -> 
             if module not in PUBLIC_MODULES:
                 offences.append(f"{where}: imports private module {module}")
                 continue
-            public = emhub_worker_core.__all__ if module == "emhub_worker_core" \
-                else testing.__all__
+            public = vars(PUBLIC_MODULES[module])["__all__"]
             offences += [f"{where}: {module}.{name} is not in its __all__"
                          for name in names if name not in public]
     assert not offences, "\n".join(offences)
@@ -89,3 +89,5 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     kit = (REPO / "docs" / "testing-kit.rst").read_text()
     missing = [name for name in testing.__all__ if name not in kit]
     assert not missing, f"docs/testing-kit.rst does not document {missing}"
+    missing = [name for name in guard.__all__ if f"emhub_worker_core.guard.{name}" not in text]
+    assert not missing, f"docs/api.rst does not document the guard's {missing}"

@@ -12,10 +12,13 @@ import os
 import stat as stat_mod
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple
 
+from emhub_worker_core.guard import DIR_FLAGS
+
 ListFn = Callable[[str], ContextManager[Iterable[Any]]]  # path -> os.DirEntry-like items
 _FILE_TYPE_MASK = stat_mod.S_IFMT(0o177777)
 _REGULAR_FILE = stat_mod.S_IFREG
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_NOFOLLOW: a folder swapped for a link after its parent was listed is not listed.
+_DIR_FLAGS = DIR_FLAGS
 
 
 @contextlib.contextmanager

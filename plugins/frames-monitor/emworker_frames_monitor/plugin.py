@@ -15,8 +15,7 @@ ABOUT = {
     "root": "the frames folder, when the task does not name one",
     "allowed_roots": "folders a task's own root must lie inside",
     "expect_mount": "the root must be a mount point (else a 'not mounted' error)",
-    "movie_suffixes": "file name endings that count as movies",
-    "movie_excludes": "file name endings that never count as movies",
+    "movie_suffixes": "file name endings that are movies (as session-transfer's; case as written)",
     "scan_threads": "threads that list folders when listings wait on I/O (default 3, 0: none)",
     "usage_step": "fraction the disk usage must move by to count as a change (default 0.001)",
 }

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from emhub_worker_core import EMhubServices, ServiceUnavailable, TaskError
+from emhub_worker_core.guard import MovieRule
 
-from .movies import MovieRule
 from .report import USAGE_STEP
 
 DEFAULTS = {
@@ -23,7 +23,7 @@ DEFAULT_SCAN_THREADS = 3
 
 #: Every ``[plugins.frames-monitor]`` key this module (and MovieRule) reads.
 CONFIG_KEYS = (*DEFAULTS, "root", "allowed_roots", "expect_mount", "movie_suffixes",
-               "movie_excludes", "scan_threads", "usage_step")
+               "scan_threads", "usage_step")
 
 
 @dataclass(frozen=True)

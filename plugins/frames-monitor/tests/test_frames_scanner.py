@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from emworker_frames_monitor.movies import MovieRule
 from emworker_frames_monitor.scanner import RootUnavailable, TreeScanner, list_directory
+
+from emhub_worker_core.guard import MovieRule
 
 OLD = time.time() - 3 * 86400
 
@@ -63,19 +64,6 @@ def test_epu_tree_totals_and_loose_files(tmp_path: Path) -> None:
     assert readme.as_event() == {"name": "README_frames.txt", "type": "file", "size": 123,
                                  "ts": readme.ts, "movies": 0}
     assert found[".FoilHole_1_fractions.tiff.AbC123"].type == "file"
-
-
-def test_movie_rule_formats_and_config() -> None:
-    rule = MovieRule()
-    for name in ("FoilHole_1_fractions.tiff", "FoilHole_1_Fractions.tiff", "x_EER.eer",
-                 "x_Fractions.mrc", "stack.mrcs", "image.tif"):
-        assert rule(name), name
-    for name in ("x.jpg", "x.xml", "Krios01_gain_20240301.mrc", ".x_fractions.tiff.AbC"):
-        assert not rule(name), name
-    custom = MovieRule.from_config({"movie_suffixes": [".eer"], "movie_excludes": []})
-    assert custom("a.eer") and not custom("a.tiff")
-    with pytest.raises(ValueError):
-        MovieRule.from_config({"movie_suffixes": ".eer"})
 
 
 def test_nested_addition_is_seen_and_unchanged_rescan_lists_nothing(tmp_path: Path) -> None:
@@ -154,6 +142,27 @@ def test_files_vanishing_mid_scan(tmp_path: Path) -> None:
     s1 = {e.name: e for e in result.entries}["S00301_grid1"]
     assert (s1.files, s1.movies) == (5, 3)
     assert result.problems == []
+
+
+def test_folder_swapped_for_a_link_between_stat_and_listing_is_not_listed(
+        tmp_path: Path) -> None:
+    share = tmp_path / "share"
+    data = epu_session(share)
+    outside = tmp_path / "outside"
+    for i in range(4):
+        make(outside / f"FoilHole_9{i}_Data_1_2_20240301_102000_fractions.tiff", 10)
+
+    def stat_then_swap(path: Any, **kwargs: Any) -> os.stat_result:
+        st = os.stat(path, **kwargs)
+        if str(path) == str(data):   # a folder when checked, a link when listed
+            data.rename(tmp_path / "moved-away")
+            data.symlink_to(outside)
+        return st
+
+    result = TreeScanner(share, MovieRule(), threads=0, stat=stat_then_swap).scan()
+    s1 = {e.name: e for e in result.entries}["S00301_grid1"]
+    assert s1.movies == 0, "the files behind the link were counted"
+    assert any(str(data) in p for p in result.problems), result.problems
 
 
 def test_unreadable_folder_is_reported_and_the_rest_scanned(tmp_path: Path) -> None:
@@ -244,17 +253,6 @@ def test_problems_come_sorted_whatever_thread_finishes_first(tmp_path: Path) -> 
     result = TreeScanner(tmp_path, MovieRule(), threads=3, adaptive=False,
                          listdir=denied).scan()
     assert result.problems == sorted(f"{d}: Permission denied" for d in dirs)
-
-
-def test_movie_count_per_directory_agrees_with_the_rule() -> None:
-    rule = MovieRule()
-    names = ["FoilHole_1_fractions.tiff", "a_EER.eer", "x.jpg", "x.mrc", "y.MRCS", "b.TIF",
-             "Krios_gain.mrc", ".tmp_fractions.tiff", "tiff", "c.tiff.part"]
-    assert rule.count(names) == sum(map(rule, names)) == 5
-    assert rule.count(names[:6]) == 5  # the one-pass path (no hidden or excluded name)
-    overlapping = MovieRule((".tif", "s.tif", ".tiff"), ())
-    assert overlapping.count(["as.tif", "b.tif", "c.tiff", "d"]) == 3
-    assert rule.count([]) == 0
 
 
 def test_threads_only_once_listings_wait_on_io(tmp_path: Path) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.guard import DEFAULT_MOVIE_SUFFIXES, MovieRule
 
 SECTION = "[plugins.session-otf]"
-DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class OtfSettings:
                     if not isinstance(value, Mapping):
                         raise TypeError
                     values[key] = dict(value)
+                elif key == "movie_suffixes":  # the one movie rule's setting, checked by it
+                    values[key] = MovieRule(tuple(str(v) for v in value)).suffixes
                 elif isinstance(default, tuple):
                     values[key] = tuple(str(v) for v in value)
                 else:
@@ -57,5 +60,7 @@ class OtfSettings:
             raise ConfigError(f"{SECTION}: period/quiet_seconds >= 0, end_after_idle > 0")
         return settings
 
-    def is_movie(self, rel_path: str) -> bool:
-        return rel_path.endswith(self.movie_suffixes)
+    @cached_property
+    def is_movie(self) -> MovieRule:
+        """The core's one movie rule (as session-transfer moves, frames-monitor counts)."""
+        return MovieRule(self.movie_suffixes)

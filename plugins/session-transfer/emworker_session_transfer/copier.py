@@ -3,7 +3,9 @@
 The source is read into a reusable per-thread buffer, hashed and written from it. No
 ``mmap``: a source truncated on the share while mapped raises SIGBUS, which ends the
 whole worker; a short ``read`` is just a file to look at again later. The source is
-opened relative to its folder's descriptor with ``O_NOFOLLOW`` (see :mod:`.walk`).
+opened relative to its folder's descriptor with ``O_NOFOLLOW`` (see :mod:`.walk`), and
+the copy is made and renamed relative to its destination folder's descriptor: a link in
+the destination is never followed either.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from emhub_worker_core.guard import VANISHED, NotRegular, open_regular_stat
+
 from .checksum import file_digest, new_hasher
-from .walk import VANISHED, Unsafe, open_regular
 
 TEMP_PREFIX = ".emworker-tmp-"
-WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Test kit hook: called after each chunk (widens the crash window, truncates a source).
 after_chunk: Optional[Callable[[str], None]] = None
 
@@ -63,8 +66,10 @@ class Copied:
     mtime_ns: int
     digest: str
     inode: tuple[int, int]   # (st_dev, st_ino) of the source, checked before removing it
-    path: str                # the destination (renamed into place already)
+    path: str                # the destination (renamed into place already), for messages
     verified: bool           # False: the caller checks it from storage after a sync
+    dir_fd: int              # the destination folder (held open by the caller)
+    name: str                # the destination's name in it
 
 
 def buffer(chunk: int) -> bytearray:
@@ -109,9 +114,12 @@ def _copy_into(src_fd: int, size: int, dst_fd: int, chunk: int, algorithm: str,
     return hasher.hexdigest()
 
 
-def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
-                  verify: str, durable: bool, algorithm: str) -> Copied:
+def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, dst_dir_fd: int,
+                  chunk: int, verify: str, durable: bool, algorithm: str) -> Copied:
     """Copy ``name`` (in ``src_dir_fd``) to a temp file next to ``dst`` and check it.
+
+    ``dst`` names the destination for messages; the file is made in ``dst_dir_fd`` (its
+    folder, opened without following links) under the last component of ``dst``.
 
     ``durable=True``: fsync'd and checked here (``verify="storage"`` drops the written
     pages first, so the re-read comes from storage). ``durable=False``: the caller syncs
@@ -121,8 +129,8 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
     again), so a check that fails later just removes it (:func:`discard`).
     """
     try:
-        src_fd, before = open_regular(src_dir_fd, name)
-    except Unsafe as exc:
+        src_fd, before = open_regular_stat(src_dir_fd, name, os.O_RDONLY)
+    except NotRegular as exc:
         raise SourceProblem(f"{rel}: {exc.strerror}; not copied") from None
     except OSError as exc:
         if exc.errno in VANISHED:
@@ -131,11 +139,12 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
             raise SourceGone(f"{rel} vanished") from None
         raise SourceProblem(f"{rel}: cannot read: {exc.strerror}") from None
     folder, _, base = dst.rpartition("/")
-    temp = f"{folder}/{TEMP_PREFIX}{_RUN}{next(_serial)}-{base}"  # O_EXCL: never clobbers
+    temp_name = f"{TEMP_PREFIX}{_RUN}{next(_serial)}-{base}"  # O_EXCL: never clobbers
+    temp = f"{folder}/{temp_name}"
     try:
         mode = before.st_mode & 0o7777
         try:
-            dst_fd = os.open(temp, WRITE_FLAGS, mode)
+            dst_fd = os.open(temp_name, WRITE_FLAGS, mode, dir_fd=dst_dir_fd)
         except OSError as exc:
             raise DestinationError(exc.errno, f"cannot create {temp}: {exc.strerror}") from exc
         try:
@@ -161,13 +170,13 @@ def copy_verified(src_dir_fd: int, name: str, rel: str, dst: str, *, chunk: int,
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceProblem(f"{rel} changed while being copied")
         try:
-            os.replace(temp, dst)
+            os.replace(temp_name, base, src_dir_fd=dst_dir_fd, dst_dir_fd=dst_dir_fd)
         except OSError as exc:
             raise DestinationError(exc.errno, f"renaming into {dst}: {exc.strerror}") from exc
         return Copied(before.st_size, before.st_mtime_ns, digest,
-                      (before.st_dev, before.st_ino), dst, checked)
+                      (before.st_dev, before.st_ino), dst, checked, dst_dir_fd, base)
     except BaseException:
-        discard(temp)
+        discard(temp_name, dst_dir_fd)
         raise
     finally:
         os.close(src_fd)
@@ -191,17 +200,18 @@ def _hash_fd(fd: int, algorithm: str, buf: bytearray) -> str:
     return file_digest(fd, algorithm, buf)[0]
 
 
-def check_stored(items: list[tuple[str, int, str]], algorithm: str, chunk: int
+def check_stored(items: list[tuple[int, str, str, int, str]], algorithm: str, chunk: int
                  ) -> list[DestinationError | None]:
-    """After a filesystem sync: re-read each (temp, size, digest) from storage and compare.
+    """After a filesystem sync: re-read each (folder descriptor, name, path for messages,
+    size, digest) from storage and compare.
 
     Every file's cached pages are dropped and its read-ahead started before the first is
     read, so the disk serves the group in parallel instead of one small read at a time.
     """
     opened: list[int | DestinationError] = []
-    for temp, _size, _digest in items:
+    for dir_fd, name, temp, _size, _digest in items:
         try:
-            new_fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+            new_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
             os.posix_fadvise(new_fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.posix_fadvise(new_fd, 0, 0, os.POSIX_FADV_WILLNEED)
             opened.append(new_fd)
@@ -209,7 +219,7 @@ def check_stored(items: list[tuple[str, int, str]], algorithm: str, chunk: int
             opened.append(DestinationError(exc.errno, f"verifying {temp}: {exc.strerror}"))
     outcome: list[DestinationError | None] = []
     buf = buffer(chunk)
-    for (temp, size, digest), fd in zip(items, opened):
+    for (_dir_fd, _name, temp, size, digest), fd in zip(items, opened):
         if isinstance(fd, DestinationError):
             outcome.append(fd)
             continue
@@ -225,9 +235,9 @@ def check_stored(items: list[tuple[str, int, str]], algorithm: str, chunk: int
     return outcome
 
 
-def discard(path: str) -> None:
+def discard(name: str, dir_fd: int | None = None) -> None:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=dir_fd)
     except OSError:
         pass
 

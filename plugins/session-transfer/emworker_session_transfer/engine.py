@@ -6,6 +6,11 @@ storage -> manifest record (fsync'd per group) -> only then remove a movie's sou
 file in the destination counts only once recorded. Copiers never wait for this
 bookkeeping: while the task thread records one group, the next files are being copied.
 Killed anywhere, :meth:`SessionTransfer.open` puts things right on the next start.
+
+Both trees are reached by directory descriptors that follow no link (the frames share is
+the microscope PC's, a raw folder may be its group's): a link in the destination is refused,
+so no copy lands on its source. A movie's source is removed only while it is still the
+inode recorded when it was copied, and never when the "copy" is that same file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Union
 
+from emhub_worker_core.guard import (
+    VANISHED,
+    SettleTracker,
+    open_dir,
+    open_regular_stat,
+    same_file,
+    unlink_same,
+    walk_entries,
+)
+
 from .checksum import file_digest
 from .copier import (
     TEMP_PREFIX,
@@ -29,15 +44,13 @@ from .copier import (
     check_stored,
     copy_verified,
     discard,
-    fsync_dir,
     sync_filesystem,
 )
 from .manifest import Entry, Manifest
 from .pool import Cancelled, CopyPool
 from .settings import TransferSettings
-from .settle import SettleTracker
 from .stats import SessionStats
-from .walk import VANISHED, SourceDirs, unlink_if_same, walk, walk_dirs_bottom_up
+from .walk import SourceDirs, walk, walk_dirs_bottom_up
 
 Logger = Union["logging.LoggerAdapter[logging.Logger]", logging.Logger]
 
@@ -83,16 +96,25 @@ class SessionTransfer:
         """Open (or reopen) the destination and repair what a crash left behind."""
         if not self.dest_root.is_dir():  # an unmounted storage root must not be recreated
             raise DestinationError(errno.ENOENT, f"destination root {self.dest_root} is missing")
+        try:  # every folder from the root down made or opened without following a link
+            dest_fd = open_dir(self.dest, root=self.dest_root, create=True, mode=0o777)
+        except OSError as exc:
+            why = "a folder on the way is a symlink" if exc.errno in VANISHED else exc.strerror
+            raise DestinationError(exc.errno, f"destination {self.dest}: {why}") from exc
         try:
-            self.dest.mkdir(parents=True, exist_ok=True)
             self.manifest.close()
-            self.manifest.open()
-            self._remove_temp_files()
-            self._finish_moves()
+            self.manifest.open(dest_fd)
+            if self.manifest.refused:
+                self.logger.warning("%d manifest record(s) not trusted (absolute, '..'): %s",
+                                    len(self.manifest.refused), self.manifest.refused[:3])
+            self._remove_temp_files(dest_fd)
+            self._finish_moves(dest_fd)
         except DestinationError:
             raise
         except OSError as exc:
             raise DestinationError(exc.errno, f"destination {self.dest}: {exc.strerror}") from exc
+        finally:
+            os.close(dest_fd)
         self.stats = SessionStats()
         for entry in self.manifest.entries.values():
             self.stats.add(entry.path, entry.size, entry.mtime, entry.movie)
@@ -101,37 +123,53 @@ class SessionTransfer:
             self.first_activity = min(times)
             self.last_activity = max(times)
 
-    def _remove_temp_files(self) -> None:
-        for folder, _dirs, names in os.walk(self.dest):
-            for name in names:
-                if name.startswith(TEMP_PREFIX):
-                    os.unlink(os.path.join(folder, name))
+    def _remove_temp_files(self, dest_fd: int) -> None:
+        """Our leftover temp files (names are ours: removed by name, no link followed)."""
+        temps = [rel for rel, entry in walk_entries(dest_fd, skip_hidden=False)
+                 if entry.name.startswith(TEMP_PREFIX)]
+        dirs = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
+        try:
+            for rel in temps:
+                dir_fd, name = dirs.locate(rel)
+                os.unlink(name, dir_fd=dir_fd)
+        finally:
+            dirs.close()
 
-    def _finish_moves(self) -> None:
+    def _finish_moves(self, dest_fd: int) -> None:
         """Movies verified before a crash whose source is still there: remove it now,
-        once the copy still has the recorded checksum (any recorded algorithm)."""
+        once the copy still has the recorded checksum (any recorded algorithm), is not the
+        source itself, and the source is still the inode that was copied."""
         dirs = SourceDirs(self.frames)
+        copies = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
         moved: list[str] = []
         try:
             for entry in list(self.manifest.entries.values()):
                 if not entry.movie or entry.moved:
                     continue
-                if not self._copy_intact(entry):
+                inode = _recorded_inode(entry)
+                if inode is None or not self._copy_intact(entry, copies, dirs):
                     del self.manifest.entries[entry.path]  # transferred again
                     continue
-                if self._remove_source(entry, dirs, None):
+                if self._remove_source(entry, dirs, inode):
                     moved.append(entry.path)
         finally:
             dirs.close()
+            copies.close()
         self.manifest.mark_all_moved(moved)
         self.manifest.sync()
 
-    def _copy_intact(self, entry: Entry) -> bool:
+    def _copy_intact(self, entry: Entry, copies: SourceDirs, sources: SourceDirs) -> bool:
+        """The recorded copy is there, a separate file from the source, with its checksum."""
         try:
-            fd = os.open(self.dest / entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            dir_fd, name = copies.locate(entry.path)
+            fd, copy_st = open_regular_stat(dir_fd, name)
         except OSError:
             return False
         try:
+            if self._is_source(entry, copy_st, sources):
+                self.logger.warning("%s: the recorded copy is the source itself; not a copy",
+                                    entry.path)
+                return False
             digest, size = file_digest(fd, entry.algorithm,
                                        buffer(self.settings.chunk_kib * 1024))
         except ValueError:  # an algorithm this version does not know
@@ -140,12 +178,21 @@ class SessionTransfer:
             os.close(fd)
         return (digest, size) == (entry.digest, entry.size)
 
-    def _remove_source(self, entry: Entry, dirs: SourceDirs,
-                       inode: tuple[int, int] | None) -> bool:
+    @staticmethod
+    def _is_source(entry: Entry, copy_st: os.stat_result, sources: SourceDirs) -> bool:
+        if (copy_st.st_dev, copy_st.st_ino) == _recorded_inode(entry):
+            return True
+        try:
+            dir_fd, name = sources.locate(entry.path)
+            return same_file(copy_st, os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
+        except OSError:
+            return False
+
+    def _remove_source(self, entry: Entry, dirs: SourceDirs, inode: tuple[int, int]) -> bool:
         """True when the source is gone now (removed, or already gone)."""
         try:
             dir_fd, name = dirs.locate(entry.path)
-            if unlink_if_same(dir_fd, name, entry.size, entry.mtime_ns, inode):
+            if unlink_same(dir_fd, name, *inode, size=entry.size, mtime_ns=entry.mtime_ns):
                 return True
             self.logger.warning("%s changed since it was copied: left in place", entry.path)
             return False
@@ -192,7 +239,14 @@ class SessionTransfer:
         if not self.manifest.is_open_here():
             self.open()
         dirs = SourceDirs(self.frames)
-        made: set[str] = set()
+        try:
+            copies = SourceDirs(self.dest, create=True,
+                                root_fd=open_dir(self.dest, root=self.dest_root))
+        except OSError as exc:
+            dirs.close()
+            why = "a folder on the way is a symlink" if exc.errno in VANISHED else exc.strerror
+            result.errors.append(f"destination {self.dest}: {why}")
+            return result
         # queued ahead of the copiers: they keep copying while a group is recorded
         window = 2 * self.settings.batch + self.settings.workers
         todo = iter(ready)
@@ -205,7 +259,7 @@ class SessionTransfer:
                     cand = next(todo, None) if not (stopping() or result.errors) else None
                     if cand is None:
                         more = False
-                    elif self._submit(cand, dirs, made, result):
+                    elif self._submit(cand, dirs, copies, result):
                         inflight += 1
                 if inflight == 0:
                     break
@@ -219,29 +273,31 @@ class SessionTransfer:
                     group.append((cand, copied))
                     group_bytes += copied.size
                 else:
+                    copies.release(cand.rel)
                     self._note_failure(cand, error, result)
                 if group and (len(group) >= self.settings.batch or inflight == 0
                               or group_bytes >= GROUP_BYTES):
                     self._commit(group, dirs, result, on_batch)
+                    for done, _copied in group:  # the copies' folders are not needed now
+                        copies.release(done.rel)
                     group, group_bytes = [], 0
         finally:
             self.pool.cancel_queued(False)
             for _cand, copied in group:  # only left by an exception: not trusted
-                discard(copied.path)
+                discard(copied.name, copied.dir_fd)
             dirs.close()
+            copies.close()
         return result
 
-    def _submit(self, cand: Candidate, dirs: SourceDirs, made: set[str],
+    def _submit(self, cand: Candidate, dirs: SourceDirs, copies: SourceDirs,
                 result: StepResult) -> bool:
         target = f"{self.dest}/{cand.rel}"   # strings: pathlib cost ~0.1 ms a file here
-        parent = target.rpartition("/")[0]
-        if parent not in made:
-            try:
-                os.makedirs(parent, exist_ok=True)
-            except OSError as exc:
-                result.errors.append(f"cannot create {parent}: {exc.strerror}")
-                return False
-            made.add(parent)
+        try:  # made and opened from the destination down, no link followed
+            dst_dir_fd = copies.folder(cand.rel.rpartition("/")[0])
+        except OSError as exc:
+            why = "a folder on the way is a symlink" if exc.errno in VANISHED else exc.strerror
+            result.errors.append(f"cannot create {target.rpartition('/')[0]}: {why}")
+            return False
         try:
             dir_fd, name = dirs.locate(cand.rel)
         except OSError as exc:  # a folder vanished, or was swapped for a link, since the scan
@@ -254,8 +310,9 @@ class SessionTransfer:
         durable = self.settings.is_movie(cand.rel) or \
             cand.size >= self.settings.durable_min_bytes
         dirs.hold(cand.rel)
+        copies.hold(cand.rel)
         self.pool.submit(cand, partial(
-            copy_verified, dir_fd, name, cand.rel, target,
+            copy_verified, dir_fd, name, cand.rel, target, dst_dir_fd=dst_dir_fd,
             chunk=self.settings.chunk_kib * 1024, verify=self.settings.verify,
             durable=durable, algorithm=self.settings.checksum))
         return True
@@ -281,32 +338,35 @@ class SessionTransfer:
                 sync_filesystem(self.dest)
         except OSError as exc:
             for _cand, copied in group:
-                discard(copied.path)
+                discard(copied.name, copied.dir_fd)
             result.errors.append(f"syncing {self.dest}: {exc.strerror or exc}")
             return
         verified: list[tuple[Entry, Copied]] = []
         at = self.clock()
-        folders: set[str] = set()
+        folders: set[int] = set()
         unchecked = [copied for _cand, copied in group if not copied.verified]
         checks = dict(zip((id(c) for c in unchecked), check_stored(
-            [(c.path, c.size, c.digest) for c in unchecked], self.settings.checksum,
+            [(c.dir_fd, c.name, c.path, c.size, c.digest) for c in unchecked],
+            self.settings.checksum,
             self.settings.chunk_kib * 1024)))
         for cand, copied in group:
             problem = checks.get(id(copied))
             if problem is not None:
-                discard(copied.path)
+                discard(copied.name, copied.dir_fd)
                 result.errors.append(str(problem))
                 continue
-            folders.add(copied.path.rpartition("/")[0])
+            folders.add(copied.dir_fd)
             verified.append((Entry(cand.rel, copied.size, copied.mtime_ns, copied.digest,
                                    self.settings.is_movie(cand.rel), at,
-                                   algorithm=self.settings.checksum), copied))
+                                   algorithm=self.settings.checksum,
+                                   source_dev=copied.inode[0], source_ino=copied.inode[1]),
+                             copied))
         if not verified:
             return
         entries = [entry for entry, _copied in verified]
         try:  # renames on disk before a record; records before any source removal
             for folder in folders if not synced else ():  # syncfs covered the renames
-                fsync_dir(folder)
+                os.fsync(folder)
             self.manifest.add_all(entries)
             self.manifest.sync()
         except OSError as exc:  # unrecorded copies are not trusted: copied again later
@@ -346,3 +406,11 @@ class SessionTransfer:
         except OSError:
             pass
         return removed
+
+
+def _recorded_inode(entry: Entry) -> tuple[int, int] | None:
+    """The source's (device, inode) as recorded when it was copied (None: not recorded)."""
+    dev, ino = entry.source_dev, entry.source_ino
+    if isinstance(dev, int) and isinstance(ino, int):
+        return dev, ino
+    return None

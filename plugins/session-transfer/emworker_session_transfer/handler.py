@@ -8,6 +8,7 @@ from typing import Any
 
 from emhub_worker_core import TaskHandler
 
+from .claims import FramesClaims, owner_of
 from .copier import DestinationError
 from .engine import Candidate, SessionTransfer
 from .paths import PathRefused, confine
@@ -42,6 +43,8 @@ class TransferHandler(TaskHandler):
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
             return
+        if not self._claim_frames():
+            return
         # `sleep` delays the first scan (the core calls process() at once)
         self._not_before = self.context.clock() + sleep if sleep else None
         self.interval = sleep
@@ -50,6 +53,28 @@ class TransferHandler(TaskHandler):
         self.engine = SessionTransfer(paths.frames, paths.raw, self.target.raw_root,
                                       self.settings, self.context.clock, self.logger)
         self._opened = False
+
+    def _claim_frames(self) -> bool:
+        """The frames folder is this session's as far as this worker knows (claims.py)."""
+        assert self.target is not None
+        paths = self.target.paths
+        if self.context.state_dir is None:  # a context built by hand: no record to keep
+            self.logger.warning("no state folder: %s is not checked against the frames "
+                                "folders of other sessions", paths.frames)
+            return True
+        try:
+            FramesClaims(self.context.state_dir).claim(
+                paths.frames, owner_of(self.target.session_id, paths.raw), paths.raw)
+        except PathRefused as exc:
+            self.logger.error("refused: %s", exc)
+            self.done(error=f"refused: {exc}")
+            return False
+        except (OSError, ValueError) as exc:
+            self.logger.error("cannot record the frames folder in %s: %s",
+                              self.context.state_dir, exc)
+            self.done(error=f"cannot record whose frames folder {paths.frames} is: {exc}")
+            return False
+        return True
 
     def teardown(self) -> None:
         if getattr(self, "engine", None) is not None:
@@ -189,7 +214,7 @@ class MonitorHandler(TaskHandler):
             path = self.args.get("raw") or self.raw_extra.get("path")
             if not path or not root:
                 raise PathRefused("no raw path (extra.raw.path) or raw root configured")
-            self.path = confine(str(path), Path(root), "raw folder")
+            self.path = confine(str(path), Path(root), what="raw folder")
         except PathRefused as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")

@@ -3,6 +3,12 @@
 A file counts as transferred only once its ``copied`` record is in the manifest, and a
 movie's source is removed only after that record is on disk. Files found in the
 destination without a record are not trusted (they are copied again).
+
+The destination may be writable by others (a group that owns its raw folder), so the
+manifest is opened without following links and a record is not trusted as it stands: a
+path that is absolute, has ``..`` or a control character is refused (the record is left
+out, that file copied again), and a movie's source is removed only if it is still the
+inode recorded when it was copied.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from emhub_worker_core.guard import DIR_FLAGS, has_control, open_regular
 
 MANIFEST_DIR = ".emworker-transfer"
 MANIFEST_NAME = "manifest.jsonl"
@@ -28,6 +36,10 @@ class Entry:
     at: float        # when it was verified (our clock)
     moved: bool = False  # the source was removed (movies only)
     algorithm: str = "sha256"  # by name; records written before it existed are sha256
+    # The source's (st_dev, st_ino) when it was copied: required to remove it later.
+    # Records written before it existed have none; such a movie is transferred again.
+    source_dev: int | None = None
+    source_ino: int | None = None
 
     @property
     def mtime(self) -> float:
@@ -40,16 +52,37 @@ class Manifest:
         self.entries: dict[str, Entry] = {}
         self._fd: int | None = None
         self._dirty = False
+        self.refused: list[str] = []   # paths of records not trusted, last open
 
-    def open(self) -> None:
-        """Read what is recorded (a torn last line is ignored) and open for appending."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.entries.clear()
-        if self.path.exists():
-            for record in _records(self.path):
+    def open(self, dest_fd: int | None = None) -> None:
+        """Read what is recorded (a torn last line is ignored) and open for appending;
+        ``dest_fd``: the destination folder, from which nothing is followed."""
+        own = dest_fd is None
+        if dest_fd is None:
+            dest_fd = os.open(self.path.parent.parent, DIR_FLAGS)
+        try:
+            try:
+                os.mkdir(MANIFEST_DIR, 0o755, dir_fd=dest_fd)
+            except FileExistsError:
+                pass
+            folder = os.open(MANIFEST_DIR, DIR_FLAGS, dir_fd=dest_fd)
+        finally:
+            if own:
+                os.close(dest_fd)
+        try:
+            fd = open_regular(folder, MANIFEST_NAME, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        finally:
+            os.close(folder)
+        try:
+            self.entries.clear()
+            self.refused = []
+            for record in _records(fd):
                 self._apply(record)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        _cut_torn_tail(self._fd)
+            _cut_torn_tail(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
 
     def is_open_here(self) -> bool:
         """False when the destination was removed or replaced under us."""
@@ -62,6 +95,9 @@ class Manifest:
 
     def _apply(self, record: dict[str, Any]) -> None:
         kind = record.pop("op", "")
+        if not trusted_path(record["path"]):
+            self.refused.append(record["path"])
+            return
         if kind == "copied":
             if "sha256" in record:  # the first format: sha256 under its own name
                 record["digest"] = record.pop("sha256")
@@ -125,11 +161,20 @@ def _copied_record(entry: Entry) -> dict[str, Any]:
     """The record of one file (by hand: ``dataclasses.asdict`` costs ~0.1 ms a file)."""
     return {"op": "copied", "path": entry.path, "size": entry.size,
             "mtime_ns": entry.mtime_ns, "digest": entry.digest, "movie": entry.movie,
-            "at": entry.at, "moved": entry.moved, "algorithm": entry.algorithm}
+            "at": entry.at, "moved": entry.moved, "algorithm": entry.algorithm,
+            "source_dev": entry.source_dev, "source_ino": entry.source_ino}
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as fh:
+def trusted_path(path: str) -> bool:
+    """A recorded path relative to the session folders: not absolute, no ``..`` (nor
+    ``.`` or an empty component), no control character."""
+    return bool(path) and not path.startswith("/") and not has_control(path) \
+        and not any(part in ("", ".", "..") for part in path.split("/"))
+
+
+def _records(fd: int) -> Iterator[dict[str, Any]]:
+    with os.fdopen(os.dup(fd), "rb") as fh:
+        fh.seek(0)
         for line in fh:
             try:
                 record = json.loads(line)

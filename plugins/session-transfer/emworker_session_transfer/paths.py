@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from emhub_worker_core.guard import PathRefused, confine, overlapping, safe_name
 
-class PathRefused(ValueError):
-    """A path or path component from the server that would escape the configured roots."""
+__all__ = ["PathRefused", "SessionPaths", "confine", "layout_path", "session_paths"]
 
 
 @dataclass(frozen=True)
@@ -41,35 +41,16 @@ def session_date(start: str) -> datetime.datetime:
     return when.astimezone()
 
 
-def safe_component(value: Any, what: str) -> str:
-    """One folder name taken from server data; refuses anything that could escape."""
-    text = str(value)
-    bad = (not text or "/" in text or "\\" in text or "\0" in text or ".." in text
-           or text.startswith("."))
-    if bad:
-        raise PathRefused(f"unsafe {what} for a folder name: {text!r}")
-    return text
-
-
-def confine(path: str | Path, root: Path, what: str) -> Path:
-    """``path`` (relative to ``root`` or absolute) resolved, and refused if outside ``root``."""
-    root_real = Path(os.path.realpath(root))
-    full = Path(os.path.realpath(root / path))
-    if os.path.commonpath([root_real, full]) != str(root_real):
-        raise PathRefused(f"{what} {str(path)!r} is outside the configured root {root}")
-    return full
-
-
 def layout_path(layout: str, fields: Mapping[str, str], root: Path) -> Path:
     """The destination folder: ``layout`` filled with safe ``fields``, inside ``root``."""
-    safe = {key: safe_component(value, key) for key, value in fields.items()}
+    safe = {key: safe_name(value, key) for key, value in fields.items()}
     try:
         relative = layout.format(**safe)
     except (KeyError, IndexError) as exc:
         raise PathRefused(f"layout {layout!r} names an unknown field: {exc}") from None
     if os.path.isabs(relative) or ".." in Path(relative).parts:
         raise PathRefused(f"layout {layout!r} must be a relative path without '..'")
-    return confine(relative, root, "destination")
+    return confine(relative, root, what="destination")
 
 
 def layout_fields(session: Mapping[str, Any], users: Mapping[str, Any],
@@ -91,20 +72,31 @@ def session_paths(*, args: Mapping[str, Any], session: Mapping[str, Any] | None,
                   users: Mapping[str, Any] | None, microscope: str, layout: str,
                   frames_root: Path, raw_root: Path) -> SessionPaths:
     """Source and destination of a session's transfer; explicit task args win."""
+    if overlapping(frames_root, raw_root):  # a copy could land on its own source
+        raise PathRefused(f"the frames root {frames_root} and the raw root {raw_root} "
+                          "overlap: one must not hold the other")
     raw_extra = ((session or {}).get("extra") or {}).get("raw") or {}
     if args.get("frames"):
-        frames = confine(str(args["frames"]), frames_root, "frames folder")
+        frames = frames_folder(str(args["frames"]), frames_root)
     elif raw_extra.get("frames"):
-        frames = confine(str(raw_extra["frames"]), frames_root, "frames folder")
+        frames = frames_folder(str(raw_extra["frames"]), frames_root)
     else:
-        name = safe_component(short_name(str((session or {}).get("name") or "")), "session name")
-        frames = confine(name, frames_root, "frames folder")
+        name = safe_name(short_name(str((session or {}).get("name") or "")), "session name")
+        frames = frames_folder(name, frames_root)
     if args.get("raw"):
-        raw = confine(str(args["raw"]), raw_root, "raw folder")
+        raw = confine(str(args["raw"]), raw_root, what="raw folder")
     else:
         if session is None or users is None:
             raise PathRefused("no session to build the raw folder from (give args.raw)")
         raw = layout_path(layout, layout_fields(session, users, microscope), raw_root)
-    if raw == Path(os.path.realpath(raw_root)) or frames == Path(os.path.realpath(frames_root)):
-        raise PathRefused("the session folders cannot be the roots themselves")
     return SessionPaths(frames=frames, raw=raw)
+
+
+def frames_folder(value: str, frames_root: Path) -> Path:
+    """A session's frames folder: a direct entry of the frames root, as EPU makes them and
+    EMhub's Create Session dialog offers them (``Images-Disc1`` of another session is not)."""
+    frames = confine(value.rstrip("/"), frames_root, what="frames folder")
+    if frames.parent != Path(os.path.realpath(frames_root)):
+        raise PathRefused(f"frames folder {value!r} is not a folder directly in the frames "
+                          f"root {frames_root}")
+    return frames

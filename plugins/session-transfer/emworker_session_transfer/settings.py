@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.guard import DEFAULT_MOVIE_SUFFIXES, MovieRule
 
 from .checksum import ALGORITHMS
 from .checksum import DEFAULT as DEFAULT_CHECKSUM
 
 DEFAULT_LAYOUT = "{group}/{microscope}/{year}/raw/EPU/{user}/{date}_{microscope}_{short_name}"
-# One predicate for "movie" (moved, counted); the original had two that disagreed.
-DEFAULT_MOVIE_SUFFIXES = ("fractions.tiff", "Fractions.tiff", ".eer", "_Fractions.mrc", ".mrcs")
 DAY = 86400.0
 
 
@@ -63,9 +63,17 @@ class TransferSettings:
         if settings.checksum not in ALGORITHMS:
             raise ConfigError("[plugins.session-transfer] checksum: "
                               + " or ".join(repr(a) for a in sorted(ALGORITHMS)))
+        try:  # the one movie rule (moved and counted), as frames-monitor counts them
+            _ = settings.movie_rule
+        except ValueError as exc:
+            raise ConfigError(f"[plugins.session-transfer] {exc}") from None
         if settings.workers < 1 or settings.batch < 1 or settings.chunk_kib < 4:
             raise ConfigError("[plugins.session-transfer]: workers/batch >= 1, chunk_kib >= 4")
         return settings
 
+    @cached_property
+    def movie_rule(self) -> MovieRule:
+        return MovieRule(self.movie_suffixes)
+
     def is_movie(self, rel_path: str) -> bool:
-        return rel_path.endswith(self.movie_suffixes)
+        return self.movie_rule(rel_path)

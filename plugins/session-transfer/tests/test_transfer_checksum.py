@@ -62,26 +62,28 @@ def test_unknown_checksum_is_a_config_error() -> None:
 
 def _old_format(tree: Tree, corrupt: bool) -> str:
     """Rewrite the manifest as the first version wrote it (sha256 under its own name),
-    with one movie recorded but its source not removed yet (killed in between)."""
+    with one movie recorded but its source not removed yet (killed in between: the source
+    is put back, and its record names that inode, as the copy would have recorded it)."""
+    import os
+    movie = next(r["path"] for r in records(tree) if r["op"] == "copied" and r["movie"])
+    copy = tree.dest / movie
+    source = tree.frames / movie
+    source.write_bytes(copy.read_bytes())
+    st = copy.stat()
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    source_st = source.stat()
     old = []
-    movie = ""
     for record in records(tree):
         if record["op"] == "copied":
             record = {k: v for k, v in record.items() if k not in ("digest", "algorithm")}
             record["sha256"] = digest_of(tree.dest / record["path"], "sha256")
-            if record["movie"] and not movie:
-                movie = record["path"]
+            if record["path"] == movie:
+                record.update(source_dev=source_st.st_dev, source_ino=source_st.st_ino)
         if record["op"] == "moved" and record["path"] == movie:
             continue
         old.append(record)
     (tree.dest / MANIFEST_DIR / MANIFEST_NAME).write_text(
         "".join(json.dumps(r) + "\n" for r in old))
-    copy = tree.dest / movie
-    source = tree.frames / movie
-    source.write_bytes(copy.read_bytes())
-    st = copy.stat()
-    import os
-    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
     if corrupt:
         data = bytearray(copy.read_bytes())
         data[100] ^= 0xFF

@@ -10,8 +10,9 @@ import pytest
 from emworker_session_transfer import engine as engine_module
 from emworker_session_transfer.engine import Candidate, SessionTransfer
 from emworker_session_transfer.settings import TransferSettings
-from emworker_session_transfer.settle import SettleTracker
 from emworker_session_transfer.testkit import FakeClock, write
+
+from emhub_worker_core.guard import SettleTracker
 
 
 def test_tracker_needs_quiet_period_and_refreshes_on_change() -> None:
