@@ -32,6 +32,13 @@ CHUNK = 8 << 20
 _local = threading.local()
 
 
+def session_dirs(work: Path) -> tuple[Path, Path]:
+    """(source, destination) of one run: in two separate roots, as the plugin requires."""
+    (work / "frames").mkdir(exist_ok=True)
+    (work / "raw").mkdir(exist_ok=True)
+    return work / "frames" / "src", work / "raw" / "dst"
+
+
 def drop_caches() -> bool:
     subprocess.run(["sync"], check=True)
     try:

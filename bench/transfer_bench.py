@@ -65,6 +65,7 @@ from transfer_baselines import (  # noqa: E402
     rsync_a,
     rsync_move,
     script,
+    session_dirs,
 )
 
 
@@ -127,7 +128,7 @@ RATIOS: dict[str, list[tuple[str, str]]] = {
 
 def timed(method: Method, part: Path, work: Path) -> float:
     """Seconds for one run, final sync included; the same preparation for every method."""
-    src, dst = work / "src", work / "dst"
+    src, dst = session_dirs(work)
     subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     start = time.perf_counter()
@@ -188,7 +189,7 @@ def report(title: str, part: Path, runs: dict[str, list[float]]) -> None:
 
 
 def profile(part: Path, work: Path) -> None:
-    src, dst = work / "src", work / "dst"
+    src, dst = session_dirs(work)
     subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     profiler = cProfile.Profile()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import transfer_bench as bench  # noqa: E402
-from transfer_baselines import drop_caches  # noqa: E402
+from transfer_baselines import drop_caches, session_dirs  # noqa: E402
 
 BENCH = Path(__file__).parent
 CALLS = {"ours": "bench.ours()", "ours-size": "bench.ours(verify='size')",
@@ -72,7 +72,7 @@ def sample_threads(pid: int, seen: dict[str, list[float]]) -> None:
 
 
 def profile(method: str, part: Path, work: Path) -> None:
-    src, dst = work / "src", work / "dst"
+    src, dst = session_dirs(work)
     subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     disk = disk_of(work)
@@ -104,7 +104,7 @@ def syscalls(method: str, part: Path, work: Path, empty: Path) -> dict[str, int]
     """``strace -c -f`` counts of ``method`` on ``part`` minus those on an empty session."""
     counts: dict[str, int] = {}
     for source, sign in ((part, 1), (empty, -1)):
-        src, dst = work / "src", work / "dst"
+        src, dst = session_dirs(work)
         subprocess.run(["cp", "-a", str(source), str(src)], check=True)
         drop_caches()
         with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
