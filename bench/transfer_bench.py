@@ -46,6 +46,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,9 +103,10 @@ def ours(**settings: object) -> Method:
     def run(src: Path, dst: Path) -> None:
         config = {"quiet_seconds": 0, "stop_after_idle": 0, "frames_root": str(src.parent),
                   "raw_root": str(dst.parent), **settings}
-        outcome = run_handler(TransferHandler, {"name": "session-transfer", "args": {
-            "frames": str(src), "raw": str(dst)}}, iterations=None, wait=True,
-            min_interval=DEFAULT_MIN_INTERVAL, config=config)
+        with tempfile.TemporaryDirectory(dir=dst.parent.parent) as state:  # as the host
+            outcome = run_handler(TransferHandler, {"name": "session-transfer", "args": {
+                "frames": str(src), "raw": str(dst)}}, iterations=None, wait=True,
+                min_interval=DEFAULT_MIN_INTERVAL, config=config, state_dir=Path(state))
         last = outcome.last
         if outcome.outcome.value != "done" or "error" in last:
             raise RuntimeError(f"transfer incomplete: {outcome.outcome} {last}")
