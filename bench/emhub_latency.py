@@ -12,6 +12,10 @@
    answering again to the worker's first event of a task created at that instant.
    Baseline: how long EMhub itself was down.
 
+Every figure times the ``echo`` plugin (``contrib/echo-plugin``, pip-installed into a
+folder of the run's own for the worker process and this one); a first event that is not
+echo's message (``no handler``, say) stops the bench rather than being timed.
+
 Run: ``.venv/bin/python bench/emhub_latency.py [--tasks 20] [--restarts 5]``
 """
 
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -49,9 +55,25 @@ def ms(stream_id: str) -> int:
     return int(stream_id.split("-")[0])
 
 
+def install_echo(target: Path) -> Path:
+    """The echo plugin installed for real into ``target`` (its entry point included)."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--disable-pip-version-check", "--target",
+                    str(target), str(REPO / "contrib" / "echo-plugin")], check=True)
+    return target
+
+
+def echoed(events: list[tuple[str, dict[str, str]]], task_id: str) -> str:
+    """The first event's stream id, once it is the handler's message, not an error."""
+    if "message" not in events[0][1]:
+        raise SystemExit(f"task {task_id}: first event {events[0][1]} is not echo's: "
+                         "the worker has no echo handler, the figures would be wrong")
+    return events[0][0]
+
+
 def first_event_latency(admin: AdminClient, task_id: str) -> float:
     events = wait_for(lambda: admin.task_events(task_id), f"first event of {task_id}")
-    return (ms(events[0][0]) - ms(task_id)) / 1000
+    return (ms(echoed(events, task_id)) - ms(task_id)) / 1000
 
 
 def latencies(admin: AdminClient, count: int, worker: str) -> list[float]:
@@ -84,7 +106,7 @@ def connections_for_100_events(server: EMhubServer, admin: AdminClient) -> tuple
     plugins, router = load_plugins()
     source = open_source({"url": server.url, "user": server.user,
                           "password": server.password}, CONN_WORKER, {})
-    host = Host(router)
+    host = Host(router, min_interval=0)  # echo's 100 events, no 5 s floor between them
 
     def run_worker() -> None:
         runner = threading.Thread(target=host.run,
@@ -141,7 +163,7 @@ def recovery(server: EMhubServer, admin_box: list[AdminClient], restarts: int
         task_id = admin_box[0].create_task(WORKER, "echo", {"repeat": 1, "interval": 0})
         events = wait_for(lambda: admin_box[0].task_events(task_id),  # noqa: B023
                           "first event after restart", timeout=300)
-        recoveries.append(ms(events[0][0]) / 1000 - up)
+        recoveries.append(ms(echoed(events, task_id)) / 1000 - up)
         downtimes.append(up - down)
     return recoveries, downtimes
 
@@ -151,6 +173,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--restarts", type=int, default=5)
     args = parser.parse_args()
+    site = install_echo(Path(tempfile.mkdtemp(prefix="emhub-latency-site-")))
+    sys.path.insert(0, str(site))  # part 2's in-process host finds echo's entry point
     server = EMhubServer.create()
     server.start()
     try:
@@ -169,6 +193,7 @@ def main() -> None:
             config = server.worker_config(Path(tmp) / "bench.toml", WORKER)
             log = Path(tmp) / "worker.log"
             env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
+            env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO)])
             with WorkerProcess(config, env, log) as worker:
                 worker.wait_connected()
                 time.sleep(0.5)
@@ -178,6 +203,7 @@ def main() -> None:
         opened, baseline_conns = connections_for_100_events(server, server.admin())
     finally:
         server.stop()
+        shutil.rmtree(site, ignore_errors=True)
     m_ours, m_base = statistics.median(ours), statistics.median(base)
     print(f"1. create_task -> first event, median of {len(ours)}: emworker "
           f"{m_ours * 1000:.0f} ms; bare protocol loop {m_base * 1000:.0f} ms; "

@@ -1,24 +1,30 @@
-"""session-transfer throughput against ``cp -r``, every method interleaved in one loop.
+"""session-transfer against the tools a facility would use, every method in one loop.
 
-Three parts, each printed as a ratio to ``cp -r`` measured in the same run:
+Every ratio of issue 23's table, from one interleaved run (*baseline time / our time*:
+above 1 we are faster). Parts:
 
-* ``large``: movies of random data (default 12 x 136 MB = 1.6 GB, not sparse);
-* ``small``: thousands of xml/jpg files (default 3000, 76 MB);
+* ``large``: movies of random data (default 12 x 136 MB = 1.6 GB, not sparse), moved;
+* ``small``: thousands of xml/jpg files (default 3000, 76 MB), copied;
 * ``scale``: tiny files, once at ``--small`` and once at ``--scale-files`` (default 100k),
   to show the per-file cost stays flat (the old engine was quadratic).
 
 Fair treatment, for every method alike, in one loop with no pauses between methods:
-a fresh source copy is made (untimed; ours moves movies out of it), the page cache is
-dropped (``sync; echo 3 > /proc/sys/vm/drop_caches``), then the timing covers the method
-*and a final* ``sync``. Start-up is subtracted: each method also runs on an empty
-session in every round, and that time is taken off. Methods:
+a fresh source copy is made (untimed; a move empties it), the page cache is dropped
+(``sync; echo 3 > /proc/sys/vm/drop_caches``), then the timing covers the method *and a
+final* ``sync``. Start-up is subtracted: each method also runs on an empty session in
+every round, and that time is taken off. Ratios are taken per round and reported as the
+median with the spread (min-max) over rounds.
 
-* ``cp -r``        coreutils, no checksum (the baseline);
-* ``ours``         the plugin's engine with its default settings: BLAKE3 while copying,
-                   fsync (movies) or one ``syncfs`` per group (small files), and the
-                   written bytes read back *from storage* (pages dropped) and re-hashed;
-                   nothing is counted before it is durable;
-* ``ours-sha256``  the same with ``checksum = "sha256"`` (the former default).
+* ``ours``         the plugin's ``transfer`` task run through the core's own loop
+                   (``run_task``) with the default configuration (``[worker]
+                   min_interval = 5``; BLAKE3, every movie fsync'd and read back from
+                   storage, small files one ``syncfs`` per group and read back) except
+                   ``quiet_seconds = 0`` and ``stop_after_idle = 0``: the task ends when
+                   the session is moved;
+* ``ours-size``    the same with ``verify = "size"`` (no read-back);
+* the baselines of :mod:`transfer_baselines`: ``script`` (b3sum, cp -r, sync, caches
+  dropped, b3sum -c, movies unlinked), ``rsync move`` (movies) / ``rsync -a`` (small),
+  ``cp+rm``, ``cp -r``, ``floor`` (cp -r + read-back from storage).
 
 Usage::
 
@@ -27,28 +33,41 @@ Usage::
         [--profile small] [--workdir /var/tmp/transfer-bench]
 
 ``--profile PART`` runs ``ours`` once more on that part under cProfile and prints the top
-functions by cumulative time.
+functions by cumulative time. Needs ``b3sum`` and ``rsync`` (``scripts/system-deps.sh``).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import logging
 import os
 import pstats
 import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
-from emworker_session_transfer.engine import SessionTransfer
-from emworker_session_transfer.settings import TransferSettings
+from emworker_session_transfer.handler import TransferHandler
 
-MOVIE_SUFFIX = "_fractions.tiff"
-Method = Callable[[Path, Path], None]
+from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL
+from emhub_worker_core.testing import run_handler
+
+sys.path.insert(0, str(Path(__file__).parent))
+from transfer_baselines import (  # noqa: E402
+    MOVIE_SUFFIX,
+    Method,
+    cp_r,
+    cp_read_back,
+    cp_rm,
+    drop_caches,
+    rsync_a,
+    rsync_move,
+    script,
+    session_dirs,
+)
 
 
 def build_large(root: Path, movies: int, movie_mb: int) -> None:
@@ -79,67 +98,80 @@ def build_small(root: Path, files: int, sizes: tuple[int, int] = (11000, 40000))
         stem.with_suffix(".jpg").write_bytes(block[start:start + sizes[1]])
 
 
-def drop_caches() -> bool:
-    subprocess.run(["sync"], check=True)
-    try:
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        return True
-    except OSError:
-        return False
-
-
-def cp_r(src: Path, dst: Path) -> None:
-    subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
-
-
 def ours(**settings: object) -> Method:
+    """The ``transfer`` task through the core's loop, waits and default floor included."""
     def run(src: Path, dst: Path) -> None:
-        config = TransferSettings.from_config({"quiet_seconds": 0, **settings})
-        engine = SessionTransfer(src, dst, dst.parent, config, time.monotonic,
-                                 logging.getLogger("bench"))
-        try:
-            engine.open()
-            engine.scan()  # first sighting; quiet_seconds=0 settles on the second
-            ready, pending = engine.scan()
-            result = engine.transfer(ready, lambda files, movies: None)
-            if result.errors or result.source_problems or pending:
-                raise RuntimeError(f"transfer incomplete: {result.errors} "
-                                   f"{result.source_problems} pending={pending}")
-        finally:
-            engine.close()
+        config = {"quiet_seconds": 0, "stop_after_idle": 0, "frames_root": str(src.parent),
+                  "raw_root": str(dst.parent), **settings}
+        with tempfile.TemporaryDirectory(dir=dst.parent.parent) as state:  # as the host
+            outcome = run_handler(TransferHandler, {"name": "session-transfer", "args": {
+                "frames": str(src), "raw": str(dst)}}, iterations=None, wait=True,
+                min_interval=DEFAULT_MIN_INTERVAL, config=config, state_dir=Path(state))
+        last = outcome.last
+        if outcome.outcome.value != "done" or "error" in last:
+            raise RuntimeError(f"transfer incomplete: {outcome.outcome} {last}")
     return run
 
 
-METHODS: dict[str, Method] = {"cp -r": cp_r, "ours": ours(),
-                              "ours-sha256": ours(checksum="sha256")}
+# Per part: the methods of its row of the table, and the ratios printed (ours, baseline).
+PARTS: dict[str, dict[str, Method]] = {
+    "large": {"ours": ours(), "ours-size": ours(verify="size"), "script": script,
+              "rsync move": rsync_move, "cp+rm": cp_rm, "cp -r": cp_r, "floor": cp_read_back},
+    "small": {"ours": ours(), "ours-size": ours(verify="size"), "script": script,
+              "rsync -a": rsync_a, "cp -r": cp_r, "floor": cp_read_back},
+    "tiny": {"ours": ours(), "cp -r": cp_r},
+}
+RATIOS: dict[str, list[tuple[str, str]]] = {
+    "large": [("ours", "script"), ("ours", "rsync move"), ("ours", "cp -r"),
+              ("ours", "floor"), ("floor", "cp -r"), ("ours-size", "cp+rm")],
+    "small": [("ours", "script"), ("ours", "rsync -a"), ("ours", "cp -r"), ("ours", "floor"),
+              ("floor", "cp -r"), ("ours-size", "cp -r"), ("ours-size", "rsync -a")],
+}
 
-
-def timed(method: str, part: Path, work: Path) -> float:
+def timed(method: Method, part: Path, work: Path) -> float:
     """Seconds for one run, final sync included; the same preparation for every method."""
-    src, dst = work / "src", work / "dst"
+    src, dst = session_dirs(work)
     subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     start = time.perf_counter()
-    METHODS[method](src, dst)
+    method(src, dst)
     subprocess.run(["sync"], check=True)
     seconds = time.perf_counter() - start
     shutil.rmtree(dst)
-    shutil.rmtree(src)
+    shutil.rmtree(src, ignore_errors=True)  # ours removes an emptied frames folder
     return seconds
 
 
-def measure(parts: dict[str, Path], work: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Median seconds minus the median empty-session time, per part and method."""
-    runs: dict[str, dict[str, list[float]]] = {p: {m: [] for m in METHODS} for p in parts}
-    empty: dict[str, list[float]] = {m: [] for m in METHODS}
+Runs = dict[str, dict[str, list[float]]]  # part -> method -> seconds per round
+
+
+def measure(parts: dict[str, tuple[Path, dict[str, Method]]], work: Path,
+            repeat: int) -> Runs:
+    """Seconds per round minus the median empty-session time, per part and method.
+
+    Each round runs every method once on every part it belongs to, methods one after
+    the other with no pauses, so load on the machine falls on all of them alike."""
+    methods = {name: m for _path, ms in parts.values() for name, m in ms.items()}
+    raw: Runs = {p: {m: [] for m in ms} for p, (_path, ms) in parts.items()}
+    empty: dict[str, list[float]] = {m: [] for m in methods}
     for _round in range(repeat):
-        for method in METHODS:  # interleaved: every method once per round, no pauses
-            empty[method].append(timed(method, work / "empty", work))
-            for name, part in parts.items():
-                runs[name][method].append(timed(method, part, work))
-    start_up = {m: statistics.median(empty[m]) for m in METHODS}
-    return {name: {m: max(1e-6, statistics.median(runs[name][m]) - start_up[m])
-                   for m in METHODS} for name in parts}
+        for name, method in methods.items():
+            empty[name].append(timed(method, work / "empty", work))
+            for part, (path, ms) in parts.items():
+                if name in ms:
+                    raw[part][name].append(timed(method, path, work))
+    start_up = {m: statistics.median(empty[m]) for m in methods}
+    return {part: {m: [max(1e-6, t - start_up[m]) for t in times]
+                   for m, times in by_method.items()} for part, by_method in raw.items()}
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def ratio(runs: dict[str, list[float]], ours_name: str, baseline: str) -> list[float]:
+    """baseline time / our time, per round (above 1: we are faster)."""
+    return [b / o for o, b in zip(runs[ours_name], runs[baseline])]
 
 
 def size_and_count(path: Path) -> tuple[int, int]:
@@ -147,26 +179,27 @@ def size_and_count(path: Path) -> tuple[int, int]:
     return sum(p.stat().st_size for p in files), len(files)
 
 
-def report(title: str, part: Path, results: dict[str, float]) -> None:
+def report(title: str, part: Path, runs: dict[str, list[float]]) -> None:
     size, count = size_and_count(part)
     print(f"\n{title}: {count} files, {size / 1e6:.0f} MB "
-          "(seconds include a final sync; start-up subtracted)")
-    print(f"{'method':<14}{'seconds':>9}{'MB/s':>9}{'ms/file':>9}{'vs cp -r':>10}")
-    for method, seconds in results.items():
-        print(f"{method:<14}{seconds:>9.2f}{size / 1e6 / seconds:>9.1f}"
-              f"{seconds * 1000 / count:>9.3f}{results['cp -r'] / seconds:>9.2f}x")
+          "(seconds include a final sync; start-up subtracted; median, min-max)")
+    print(f"{'method':<14}{'seconds':>9}{'min-max':>14}{'MB/s':>8}{'ms/file':>9}")
+    for method, times in runs.items():
+        seconds = statistics.median(times)
+        print(f"{method:<14}{seconds:>9.2f}{f'{min(times):.2f}-{max(times):.2f}':>14}"
+              f"{size / 1e6 / seconds:>8.1f}{seconds * 1000 / count:>9.3f}")
 
 
 def profile(part: Path, work: Path) -> None:
-    src, dst = work / "src", work / "dst"
+    src, dst = session_dirs(work)
     subprocess.run(["cp", "-a", str(part), str(src)], check=True)
     drop_caches()
     profiler = cProfile.Profile()
     profiler.enable()
-    METHODS["ours"](src, dst)
+    ours()(src, dst)
     profiler.disable()
     shutil.rmtree(dst)
-    shutil.rmtree(src)
+    shutil.rmtree(src, ignore_errors=True)
     print(f"\ncProfile of ours on {part.name} (task thread; top 15 by cumulative time):")
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(15)
 
@@ -186,36 +219,41 @@ def main() -> None:
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     (work / "empty").mkdir(parents=True)
-    parts: dict[str, Path] = {}
+    parts: dict[str, tuple[Path, dict[str, Method]]] = {}
     if "large" in wanted:
         build_large(work / "large", args.movies, args.movie_mb)
-        parts["large"] = work / "large"
+        parts["large"] = (work / "large", PARTS["large"])
     if "small" in wanted:
         build_small(work / "small", args.small)
-        parts["small"] = work / "small"
+        parts["small"] = (work / "small", PARTS["small"])
     if "scale" in wanted:
         for n in (args.small, args.scale_files):
             build_small(work / f"tiny-{n}", n, sizes=(1000, 3000))
-            parts[f"tiny-{n}"] = work / f"tiny-{n}"
+            parts[f"tiny-{n}"] = (work / f"tiny-{n}", PARTS["tiny"])
     cold = drop_caches()
     print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "
-          f"median of {args.repeat}; {os.cpu_count()} CPUs; methods interleaved per round")
-    results = measure(parts, work, args.repeat)
-    for name, part in parts.items():
-        report(name, part, results[name])
-    print("\nratios (ours / cp -r throughput):")
+          f"{args.repeat} rounds; {os.cpu_count()} CPUs; every method of every part "
+          "once per round, one after the other")
+    runs = measure(parts, work, args.repeat)
+    for name, (path, _methods) in parts.items():
+        report(name, path, runs[name])
+    print("\nratios, baseline time / our time (above 1: we are faster), median (min-max):")
     for name in ("large", "small"):
-        if name in results:
-            print(f"  {name:<6} {results[name]['cp -r'] / results[name]['ours']:.2f}x cp")
+        for ours_name, baseline in RATIOS[name] if name in runs else ():
+            print(f"  {name:<6} {ours_name:<10} vs {baseline:<11} "
+                  f"{spread(ratio(runs[name], ours_name, baseline))}")
     if "scale" in wanted:
         small, big = f"tiny-{args.small}", f"tiny-{args.scale_files}"
-        for method in METHODS:
-            per_small = results[small][method] / args.small
-            per_big = results[big][method] / args.scale_files
-            print(f"  per-file cost {args.small} -> {args.scale_files} files, {method}: "
-                  f"{per_small * 1e3:.3f} -> {per_big * 1e3:.3f} ms ({per_big / per_small:.2f}x)")
+        for method in PARTS["tiny"]:
+            growth = [(b / args.scale_files) / (s / args.small)
+                      for s, b in zip(runs[small][method], runs[big][method])]
+            per_small = statistics.median(runs[small][method]) / args.small
+            per_big = statistics.median(runs[big][method]) / args.scale_files
+            print(f"  time per file, {args.scale_files} files against {args.small}, "
+                  f"{method}: {per_small * 1e3:.3f} -> {per_big * 1e3:.3f} ms "
+                  f"{spread(growth)}")
     if args.profile:
-        profile(parts[args.profile], work)
+        profile(parts[args.profile][0], work)
     shutil.rmtree(work, ignore_errors=True)
 
 

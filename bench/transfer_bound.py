@@ -15,8 +15,8 @@ subtracted; see :mod:`transfer_bench`):
                 copy at all; aligned anonymous buffers);
 * ``direct-group`` ``O_DIRECT`` without the ``fsync`` per file: the read-back gets what
                 the device returns, one ``syncfs`` at the end makes the group durable;
-* ``ours``      the plugin's engine with its defaults (both parts);
-* ``ours-size`` the engine with ``verify = "size"`` (no read-back; both parts).
+* ``ours``      the plugin's task with its defaults (both parts; see transfer_bench);
+* ``ours-size`` the task with ``verify = "size"`` (no read-back; both parts).
 
 ``minimal``, ``direct`` and ``direct-group`` run on the movies only.
 
@@ -31,12 +31,9 @@ Usage: ``.venv/bin/python bench/transfer_bound.py [--repeat 3] [--parts large,sm
 from __future__ import annotations
 
 import argparse
-import mmap
 import os
-import queue
 import shutil
 import sys
-import threading
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -46,21 +43,19 @@ from emworker_session_transfer.checksum import file_digest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import transfer_bench as bench  # noqa: E402  (the shared fair timing)
-
-CHUNK = 8 << 20
-_local = threading.local()
-
-
-def _buffer() -> mmap.mmap:
-    """Page-aligned (anonymous mapping: no file behind it, so no SIGBUS)."""
-    buf: mmap.mmap | None = getattr(_local, "buffer", None)
-    if buf is None:
-        buf = _local.buffer = mmap.mmap(-1, CHUNK)
-    return buf
+from transfer_baselines import (  # noqa: E402
+    Method,
+    cp_r,
+    cp_read_back,
+    drop_caches,
+    file_pairs,
+    in_threads,
+    page_buffer,
+)
 
 
 def copy_minimal(src: str, dst: str) -> None:
-    view, hasher = memoryview(_buffer()), blake3.blake3()
+    view, hasher = memoryview(page_buffer()), blake3.blake3()
     src_fd = os.open(src, os.O_RDONLY)
     dst_fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
@@ -69,7 +64,7 @@ def copy_minimal(src: str, dst: str) -> None:
             os.write(dst_fd, view[:got])
         os.fsync(dst_fd)
         os.posix_fadvise(dst_fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if file_digest(dst_fd, "blake3", _buffer())[0] != hasher.hexdigest():
+        if file_digest(dst_fd, "blake3", page_buffer())[0] != hasher.hexdigest():
             raise RuntimeError(f"{dst}: checksum differs")
     finally:
         os.close(src_fd)
@@ -77,7 +72,7 @@ def copy_minimal(src: str, dst: str) -> None:
 
 
 def copy_direct(src: str, dst: str, fsync: bool = True) -> None:
-    view, hasher = memoryview(_buffer()), blake3.blake3()
+    view, hasher = memoryview(page_buffer()), blake3.blake3()
     src_fd = os.open(src, os.O_RDONLY)
     dst_fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o644)
     try:
@@ -94,70 +89,14 @@ def copy_direct(src: str, dst: str, fsync: bool = True) -> None:
         os.ftruncate(dst_fd, size)
         if fsync:
             os.fsync(dst_fd)
-        if file_digest(dst_fd, "blake3", _buffer())[0] != hasher.hexdigest():
+        if file_digest(dst_fd, "blake3", page_buffer())[0] != hasher.hexdigest():
             raise RuntimeError(f"{dst}: checksum differs")
     finally:
         os.close(src_fd)
         os.close(dst_fd)
 
 
-def read_from_storage(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean after the sync
-        view = memoryview(_buffer())
-        while os.readv(fd, [view]):
-            pass
-    finally:
-        os.close(fd)
-
-
-def in_threads(work: Callable[..., None], jobs: list[tuple[str, ...]],
-               workers: int = 4) -> None:
-    """``work(*job)`` for every job, ``workers`` at a time; the first failure re-raised."""
-    todo: queue.SimpleQueue[tuple[str, ...]] = queue.SimpleQueue()
-    for job in jobs:
-        todo.put(job)
-    errors: list[BaseException] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                job = todo.get_nowait()
-            except queue.Empty:  # every job taken: this thread is done
-                return
-            try:
-                work(*job)
-            except BaseException as exc:  # re-raised below: a failed copy is no timing
-                errors.append(exc)
-                return
-
-    threads = [threading.Thread(target=drain) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
-def file_pairs(src: Path, dst: Path) -> list[tuple[str, str]]:
-    """(source, destination) of every file under ``src``; destination folders made."""
-    pairs = []
-    for folder, _dirs, names in os.walk(src):
-        target = str(dst) + folder[len(str(src)):]
-        os.makedirs(target, exist_ok=True)
-        pairs += [(os.path.join(folder, n), os.path.join(target, n)) for n in names]
-    return pairs
-
-
-def cp_read_back(src: Path, dst: Path) -> None:
-    bench.cp_r(src, dst)
-    os.sync()
-    in_threads(read_from_storage, [(d,) for _s, d in file_pairs(src, dst)])
-
-
-def threaded(copy: Callable[[str, str], None], sync_each: bool = True) -> bench.Method:
+def threaded(copy: Callable[[str, str], None], sync_each: bool = True) -> Method:
     def run(src: Path, dst: Path) -> None:
         in_threads(copy, file_pairs(src, dst))
         if not sync_each:
@@ -165,11 +104,11 @@ def threaded(copy: Callable[[str, str], None], sync_each: bool = True) -> bench.
     return run
 
 
-BOTH: dict[str, bench.Method] = {"cp -r": bench.cp_r, "cp+read-back": cp_read_back}
-MOVIES_ONLY: dict[str, bench.Method] = {
+BOTH: dict[str, Method] = {"cp -r": cp_r, "cp+read-back": cp_read_back}
+MOVIES_ONLY: dict[str, Method] = {
     "minimal": threaded(copy_minimal), "direct": threaded(copy_direct),
     "direct-group": threaded(partial(copy_direct, fsync=False), sync_each=False)}
-PLUGIN: dict[str, bench.Method] = {"ours": bench.ours(), "ours-size": bench.ours(verify="size")}
+PLUGIN: dict[str, Method] = {"ours": bench.ours(), "ours-size": bench.ours(verify="size")}
 
 
 def main() -> None:
@@ -185,20 +124,20 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     (work / "empty").mkdir(parents=True)
     try:
-        cold = bench.drop_caches()
+        cold = drop_caches()
         print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "
               f"median of {args.repeat}; methods interleaved per round")
         for part in args.parts.split(","):
             if part == "large":
                 bench.build_large(work / part, args.movies, args.movie_mb)
-                bench.METHODS = {**BOTH, **MOVIES_ONLY, **PLUGIN}
+                methods = {**BOTH, **MOVIES_ONLY, **PLUGIN}
             elif part == "small":
                 bench.build_small(work / part, args.small)
-                bench.METHODS = {**BOTH, **PLUGIN}
+                methods = {**BOTH, **PLUGIN}
             else:
                 parser.error(f"unknown part {part!r}: large, small")
-            results = bench.measure({part: work / part}, work, args.repeat)
-            bench.report(part, work / part, results[part])
+            runs = bench.measure({part: (work / part, methods)}, work, args.repeat)
+            bench.report(part, work / part, runs[part])
             shutil.rmtree(work / part)
     finally:
         shutil.rmtree(work, ignore_errors=True)

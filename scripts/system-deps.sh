@@ -3,12 +3,13 @@
 # when everything is there). Run as root on Debian 12; elsewhere it says what is missing.
 set -euo pipefail
 
+# b3sum: the checksum script baseline of bench/transfer_bench.py.
 # curl: the quick start's API calls, run as written by tests/test_docs_examples.py.
 # chromium-headless-shell: the browser of tests/test_emhub_pages.py (driven by the pinned
 # playwright, which never downloads one); npm installs that test's local copies of the
 # scripts EMhub's pages load from CDNs (tests/harness/cdn/package-lock.json): Debian's,
 # unless an npm is already there (a NodeSource nodejs has its own, and conflicts).
-PACKAGES=(redis-server rsync slurmctld slurmd slurm-client munge systemd
+PACKAGES=(redis-server rsync b3sum slurmctld slurmd slurm-client munge systemd
           chromium-headless-shell curl)
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 

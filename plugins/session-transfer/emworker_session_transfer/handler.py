@@ -10,7 +10,7 @@ from emhub_worker_core import TaskHandler
 
 from .claims import FramesClaims, owner_of
 from .copier import DestinationError
-from .engine import SessionTransfer
+from .engine import Candidate, SessionTransfer
 from .paths import PathRefused, confine
 from .session import SessionTarget, parse_seconds, parse_session_id, resolve_target
 from .settings import TransferSettings
@@ -95,7 +95,7 @@ class TransferHandler(TaskHandler):
                 self.engine.open()
                 self._opened = True
                 self._publish()
-            ready, pending = self.engine.scan()
+            ready, pending = self._scan()
             step = self.engine.transfer(ready, self._progress, lambda: self.stopping)
         except DestinationError as exc:
             self._back_off(str(exc))
@@ -105,15 +105,29 @@ class TransferHandler(TaskHandler):
             self._back_off("; ".join(step.errors[:3]))
             return
         self.retry = 0.0
+        now = self.context.clock()
         if step.new_files:  # more may be waiting: look again at once
             self.mark_progress()  # without it the core's min_interval floor applies
             self.interval = 0.0
         elif pending:
             self.interval = min(self.settings.period, self.settings.quiet_seconds)
-        else:
-            self.interval = self.settings.period
-        if self._session_over(pending, bool(step.source_problems)):
+        else:  # look again when the idle rule may end the session, not a period later
+            idle_left = self.engine.last_activity + self.settings.stop_after_idle - now
+            self.interval = max(0.0, min(self.settings.period, idle_left))
+        if self._session_over(pending, bool(step.source_problems), now):
             self._finish()
+
+    def _scan(self) -> tuple[list[Candidate], int]:
+        """Settled files, and how many still settle. A file settles on a second look;
+        when the quiet period is already over by the end of this scan (quiet_seconds = 0,
+        or a long walk), that look is taken now, not after a wait the core's
+        ``min_interval`` floors (5 s by default, for a session already complete)."""
+        assert self.engine is not None
+        ready, pending = self.engine.scan()
+        if pending and not ready:  # files seen: last_activity is this scan's time
+            if self.context.clock() - self.engine.last_activity >= self.settings.quiet_seconds:
+                ready, pending = self.engine.scan()
+        return ready, pending
 
     def _back_off(self, message: str) -> None:
         """Destination trouble: say so, leave the sources alone, try again later."""
@@ -133,11 +147,10 @@ class TransferHandler(TaskHandler):
                          "source_problems": len(problems)})
         self._reported = sorted(problems)
 
-    def _session_over(self, pending: int, source_trouble: bool) -> bool:
+    def _session_over(self, pending: int, source_trouble: bool, now: float) -> bool:
         """Idle long enough with nothing settling and nothing unreadable, or past the
         hard cap whatever arrives."""
         assert self.engine is not None
-        now = self.context.clock()
         quiet = not pending and not self.engine.problems and not source_trouble
         if quiet and self._idle_for() >= self.settings.stop_after_idle:
             return True

@@ -210,3 +210,37 @@ def test_a_step_that_moved_files_marks_progress_and_an_idle_one_does_not(tree: T
                 clock=TickingClock(FakeClock()))
     assert (True, True) in marks and (False, False) in marks, marks
     assert all(moved == marked for moved, marked in marks), marks
+
+
+def test_a_complete_session_ends_at_once_under_the_default_floor(tree: Tree) -> None:
+    """Every file already written, quiet_seconds = 0, stop_after_idle = 0: the task ends
+    as soon as its files are moved, although the core floors idle waits at 5 s (main
+    waited out that floor between the first look at the files and the second)."""
+    import time
+
+    from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL
+
+    start = time.monotonic()
+    result = run_handler(TransferHandler, TASK, iterations=None, wait=True,
+                         min_interval=DEFAULT_MIN_INTERVAL,
+                         services=session_services(tree.frames_root, tree.raw_root),
+                         config=fast_config(quiet_seconds=0, stop_after_idle=0))
+    elapsed = time.monotonic() - start
+    assert result.outcome.value == "done" and result.last["done"] == 1, result.events
+    assert_transferred(tree)
+    assert elapsed < DEFAULT_MIN_INTERVAL * 0.6, f"{elapsed:.1f} s: the floor was waited out"
+
+
+def test_an_idle_session_ends_when_the_idle_rule_says_not_a_period_later(tree: Tree) -> None:
+    """Nothing new after the transfer: the next look is when stop_after_idle runs out
+    (1 s here), not ``period`` (60 s) later."""
+    import time
+
+    start = time.monotonic()
+    result = run_handler(TransferHandler, TASK, iterations=None, wait=True, min_interval=0.0,
+                         services=session_services(tree.frames_root, tree.raw_root),
+                         config=fast_config(quiet_seconds=0, stop_after_idle=1, period=60))
+    elapsed = time.monotonic() - start
+    assert result.outcome.value == "done" and result.last["done"] == 1, result.events
+    assert_transferred(tree)
+    assert 1.0 <= elapsed < 20, f"{elapsed:.1f} s"
