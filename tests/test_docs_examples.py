@@ -472,7 +472,7 @@ PLANS: dict[str, Plan] = {
         "a benchmark of minutes that builds 200,000 files: run by hand (bench/)"),
     "plugins/frames-monitor/README.md:2420f0f0d5": NotRun("a benchmark's output"),
     "plugins/frames-monitor/README.md:a588a46036": NotRun("a benchmark's output"),
-    "plugins/session-otf/README.md:5de030d4fe": Config(),
+    "plugins/session-otf/README.md:ad1f1cf54f": Config(),
     "plugins/session-transfer/README.md:eb31b0ad39": Tasks(  # its first step: a scan
         movies=("/data/frames/S1/FoilHole_1_fractions.tiff",), events=False,
         config=("plugins/session-transfer/README.md", "[plugins.session-transfer]")),

@@ -218,17 +218,15 @@ def test_a_complete_session_ends_at_once_under_the_default_floor(tree: Tree) -> 
     waited out that floor between the first look at the files and the second)."""
     import time
 
-    from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL
-
     start = time.monotonic()
     result = run_handler(TransferHandler, TASK, iterations=None, wait=True,
-                         min_interval=DEFAULT_MIN_INTERVAL,
+                         min_interval=5.0,  # the core's default [worker] min_interval
                          services=session_services(tree.frames_root, tree.raw_root),
                          config=fast_config(quiet_seconds=0, stop_after_idle=0))
     elapsed = time.monotonic() - start
     assert result.outcome.value == "done" and result.last["done"] == 1, result.events
     assert_transferred(tree)
-    assert elapsed < DEFAULT_MIN_INTERVAL * 0.6, f"{elapsed:.1f} s: the floor was waited out"
+    assert elapsed < 3.0, f"{elapsed:.1f} s: the floor was waited out"
 
 
 def test_an_idle_session_ends_when_the_idle_rule_says_not_a_period_later(tree: Tree) -> None:
