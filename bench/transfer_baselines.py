@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import os
 import queue
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -30,6 +31,13 @@ Method = Callable[[Path, Path], None]
 MOVIE_SUFFIX = "_fractions.tiff"
 CHUNK = 8 << 20
 _local = threading.local()
+
+
+def fresh_workdir(work: Path) -> Path:
+    """``work`` emptied, with the ``empty`` session every method also runs on."""
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "empty").mkdir(parents=True)
+    return work
 
 
 def session_dirs(work: Path) -> tuple[Path, Path]:

@@ -63,6 +63,7 @@ from transfer_baselines import (  # noqa: E402
     cp_read_back,
     cp_rm,
     drop_caches,
+    fresh_workdir,
     rsync_a,
     rsync_move,
     script,
@@ -216,9 +217,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-bench"))
     args = parser.parse_args()
     wanted = set(args.parts.split(","))
-    work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "empty").mkdir(parents=True)
+    work = fresh_workdir(args.workdir)
     parts: dict[str, tuple[Path, dict[str, Method]]] = {}
     if "large" in wanted:
         build_large(work / "large", args.movies, args.movie_mb)

@@ -49,6 +49,7 @@ from transfer_baselines import (  # noqa: E402
     cp_read_back,
     drop_caches,
     file_pairs,
+    fresh_workdir,
     in_threads,
     page_buffer,
 )
@@ -120,9 +121,7 @@ def main() -> None:
     parser.add_argument("--parts", default="large,small")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-bound"))
     args = parser.parse_args()
-    work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "empty").mkdir(parents=True)
+    work = fresh_workdir(args.workdir)
     try:
         cold = drop_caches()
         print(f"{'cold' if cold else 'WARM (cannot drop caches)'} cache before every run; "

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import transfer_bench as bench  # noqa: E402
-from transfer_baselines import drop_caches, session_dirs  # noqa: E402
+from transfer_baselines import drop_caches, fresh_workdir, session_dirs  # noqa: E402
 
 BENCH = Path(__file__).parent
 CALLS = {"ours": "bench.ours()", "ours-size": "bench.ours(verify='size')",
@@ -127,9 +127,7 @@ def main() -> None:
     parser.add_argument("--strace", action="store_true")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/transfer-profile"))
     args = parser.parse_args()
-    work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "empty").mkdir(parents=True)
+    work = fresh_workdir(args.workdir)
     part = work / args.part
     try:
         if args.part == "large":
