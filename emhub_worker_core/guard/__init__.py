@@ -6,8 +6,9 @@ third-party ones that depend only on ``emhub-worker-core``) draws the line with 
 
 * :func:`confine` / :func:`safe_name`: a path inside its root and its session's folder; one
   safe name component (:class:`PathRefused` otherwise).
-* :func:`open_dir`, :func:`open_regular`, :func:`walk_files`, :func:`unlink_same`,
-  :func:`same_file`: folders and files reached by directory descriptors, no link followed.
+* :func:`open_dir`, :func:`open_subdir`, :func:`open_regular`, :func:`walk_files`,
+  :func:`unlink_same`, :func:`same_file`: folders and files reached by directory
+  descriptors, no link followed.
 * :func:`atomic_write`, :func:`read_tail`, :func:`read_bounded`: whole-file writes and
   bounded reads that follow no link.
 * :class:`MovieRule`: the one movie predicate; :class:`SettleTracker`: settled files.
@@ -25,6 +26,7 @@ from .fs import (
     open_dir,
     open_regular,
     open_regular_stat,
+    open_subdir,
     relative_parts,
     same_file,
     unlink_same,
@@ -39,7 +41,8 @@ from .settle import SettleTracker
 __all__ = [
     "DEFAULT_MOVIE_SUFFIXES", "DIR_FLAGS", "MAX_DEPTH", "VANISHED", "MovieRule", "NotRegular",
     "PathRefused", "SettleTracker", "Skipped", "TooLarge", "atomic_write", "confine",
-    "has_control", "open_dir", "open_regular", "open_regular_stat", "overlapping",
+    "has_control", "open_dir", "open_regular", "open_regular_stat", "open_subdir",
+    "overlapping",
     "read_bounded", "read_tail", "relative_parts", "safe_name", "same_file", "suffix_list",
     "unlink_same", "walk_dirs_bottom_up", "walk_entries", "walk_files"
 ]

@@ -72,18 +72,24 @@ def open_dir(path: Union[StrPath, Sequence[str]], *, root: StrPath, create: bool
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in parts:
-            if create:
-                try:
-                    os.mkdir(part, mode, dir_fd=fd)
-                except FileExistsError:
-                    pass
-            sub = os.open(part, DIR_FLAGS, dir_fd=fd)
+            sub = open_subdir(fd, part, create=create, mode=mode)
             os.close(fd)
             fd = sub
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def open_subdir(dir_fd: int, name: str, *, create: bool = False, mode: int = 0o755) -> int:
+    """Descriptor of the folder ``name`` in ``dir_fd``, opened ``O_DIRECTORY | O_NOFOLLOW``
+    (made first with ``mode`` and the umask when ``create`` and missing)."""
+    if create:
+        try:
+            os.mkdir(name, mode, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+    return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
 
 
 def open_regular(dir_fd: int, name: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
@@ -205,7 +211,9 @@ def _walk(fd: int, rel_dir: str, depth: int, report: Callable[[Skipped], None],
 def walk_dirs_bottom_up(dir_fd: int, *, skip_hidden: bool = True,
                         max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, str]]:
     """``(parent descriptor, name)`` of every real folder below ``dir_fd``, children
-    first (for removing empty folders); each descriptor is valid until the next item."""
+    first (for removing empty folders); each descriptor is valid until the next item.
+    A folder that cannot be listed or opened is passed over in silence: it could not be
+    removed either, and nothing in it is lost."""
     try:
         with os.scandir(dir_fd) as listing:
             names = sorted(e.name for e in listing

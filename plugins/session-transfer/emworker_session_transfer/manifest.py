@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from emhub_worker_core.guard import DIR_FLAGS, has_control, open_regular
+from emhub_worker_core.guard import DIR_FLAGS, has_control, open_regular, open_subdir
 
 MANIFEST_DIR = ".emworker-transfer"
 MANIFEST_NAME = "manifest.jsonl"
@@ -61,11 +61,7 @@ class Manifest:
         if dest_fd is None:
             dest_fd = os.open(self.path.parent.parent, DIR_FLAGS)
         try:
-            try:
-                os.mkdir(MANIFEST_DIR, 0o755, dir_fd=dest_fd)
-            except FileExistsError:
-                pass
-            folder = os.open(MANIFEST_DIR, DIR_FLAGS, dir_fd=dest_fd)
+            folder = open_subdir(dest_fd, MANIFEST_DIR, create=True)
         finally:
             if own:
                 os.close(dest_fd)

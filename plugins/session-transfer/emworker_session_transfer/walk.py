@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from emhub_worker_core.guard import DIR_FLAGS, MAX_DEPTH, Skipped, walk_files
+from emhub_worker_core.guard import (
+    DIR_FLAGS,
+    MAX_DEPTH,
+    Skipped,
+    open_subdir,
+    walk_files,
+)
 from emhub_worker_core.guard import walk_dirs_bottom_up as walk_dirs_below
 
 
@@ -97,12 +103,8 @@ class SourceDirs:
         else:
             parent, _, name = rel_dir.rpartition("/")
             parent_fd = self.folder(parent)
-            if self.create:
-                try:
-                    os.mkdir(name, 0o777, dir_fd=parent_fd)  # as makedirs: the umask decides
-                except FileExistsError:
-                    pass
-            fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+            # 0o777 as makedirs: the umask decides
+            fd = open_subdir(parent_fd, name, create=self.create, mode=0o777)
         self._fds[rel_dir] = fd
         return fd
 
