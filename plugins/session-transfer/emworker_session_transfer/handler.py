@@ -112,7 +112,7 @@ class TransferHandler(TaskHandler):
         elif pending:
             self.interval = min(self.settings.period, self.settings.quiet_seconds)
         else:  # look again when the idle rule may end the session, not a period later
-            idle_left = self.engine.last_activity + self.settings.stop_after_idle - now
+            idle_left = self.settings.stop_after_idle - self._idle_for()
             self.interval = max(0.0, min(self.settings.period, idle_left))
         if self._session_over(pending, bool(step.source_problems), now):
             self._finish()
