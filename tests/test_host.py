@@ -6,12 +6,13 @@ import threading
 import time
 from typing import Any, Mapping
 
-from emhub_worker_core import TaskHandler, exitcodes
-from emhub_worker_core.events import EncodedEvent
-from emhub_worker_core.host import Host
-from emhub_worker_core.routing import Claim, Router
-from emhub_worker_core.services import NoServices
-from emhub_worker_core.task import Task
+from emhub_worker_core import TaskHandler
+from emhub_worker_core.contract.emhub_services import NoServices
+from emhub_worker_core.contract.events import EncodedEvent
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.routing import Claim, Router
+from emhub_worker_core.ops import exit_codes
 
 
 class MemorySource:
@@ -90,7 +91,7 @@ def test_unknown_task_gets_error_and_done_and_host_stays_up() -> None:
     code = Host(router(gate=Gate)).run(source)
     assert source.of("1-0") == [{"error": "There is no handler for task bogus", "done": 1}]
     assert source.of("1-1") == [{"done": 1}]
-    assert code == exitcodes.TASKS_FAILED
+    assert code == exit_codes.TASKS_FAILED
 
 
 def test_a_task_id_is_never_started_twice() -> None:
@@ -132,7 +133,7 @@ def test_warm_stop_interrupts_running_tasks_without_done() -> None:
         time.sleep(0.01)
     host.request_stop()
     thread.join(5)
-    assert result == [exitcodes.OK]
+    assert result == [exit_codes.OK]
     for task_id in ("1-0", "1-1"):
         events = source.of(task_id)
         assert events[-1]["interrupted"] == 1
@@ -153,7 +154,7 @@ def test_handler_stuck_past_grace_period_gives_forced_exit() -> None:
         time.sleep(0.01)
     host.request_stop()
     thread.join(5)
-    assert result == [exitcodes.FORCED]
+    assert result == [exit_codes.FORCED]
     assert source.of("1-0")[-1]["interrupted"] == 1
 
 

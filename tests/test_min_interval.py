@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core import exitcodes
-from emhub_worker_core.config import load_config
-from emhub_worker_core.errors import ConfigError, TransportError
-from emhub_worker_core.execution import run_task
-from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
-from emhub_worker_core.host import Host
-from emhub_worker_core.routing import Claim, Router
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import ConfigError, TransportError
+from emhub_worker_core.contract.handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.routing import Claim, Router
+from emhub_worker_core.host.task_loop import run_task
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.ops.config import load_config
 from emhub_worker_core.testing import make_context, run_handler
 
 from .test_host import MemorySource
@@ -167,7 +167,7 @@ class SeesFloor(TaskHandler):
 def test_the_host_hands_its_floor_to_every_task() -> None:
     router = Router([Claim("t", None, SeesFloor, "test")])
     source = MemorySource([Task("1-0", "t", {}), Task("1-1", "t", {})])
-    assert Host(router, min_interval=2.5).run(source) == exitcodes.OK
+    assert Host(router, min_interval=2.5).run(source) == exit_codes.OK
     assert SeesFloor.seen == [2.5, 2.5]
     assert Host(router).min_interval == DEFAULT_MIN_INTERVAL == 5
 

@@ -1,7 +1,7 @@
 """The task-source protocol the host runs against.
 
 The host does not care where tasks come from: the local TOML source
-(:mod:`.local`) and the EMhub source (:mod:`emhub_worker_core.emhub`) both implement
+(:mod:`.local`) and the EMhub source (:mod:`emhub_worker_core.sources.emhub`) both implement
 :class:`TaskSource`.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping, Protocol
 
-from ..events import EncodedEvent
-from ..services import EMhubServices
-from ..task import Task
+from ..contract.emhub_services import EMhubServices
+from ..contract.events import EncodedEvent
+from ..contract.task import Task
 
 
 class TaskSource(Protocol):
@@ -25,7 +25,7 @@ class TaskSource(Protocol):
 
     def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
         """Connect (retrying transient failures until ``stop``); raise
-        :class:`~emhub_worker_core.errors.AuthenticationError` if retrying cannot help.
+        :class:`~emhub_worker_core.contract.errors.AuthenticationError` if retrying cannot help.
         ``specs`` describe this worker (EMhub's ``connect_worker`` stores them)."""
         ...
 

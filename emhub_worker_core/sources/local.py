@@ -35,11 +35,11 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Optional
 
-from ..config import read_toml
-from ..errors import ConfigError, TaskError
-from ..events import EncodedEvent
-from ..services import EMhubServices, InMemoryServices
-from ..task import Task
+from ..contract.emhub_services import EMhubServices, InMemoryServices
+from ..contract.errors import ConfigError, TaskError
+from ..contract.events import EncodedEvent
+from ..contract.task import Task
+from ..ops.config import read_toml
 
 log = logging.getLogger("emworker.local")
 

@@ -21,14 +21,14 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..errors import (
+from ...contract.errors import (
     AuthenticationError,
     EventRejected,
     ProtocolError,
     ServerError,
     TransportError,
 )
-from ..version import __version__
+from ...contract.version import __version__
 from .neterrors import describe
 from .settings import EMhubSettings
 

@@ -23,16 +23,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Mapping, Optional
 
-from . import exitcodes
-from .errors import TaskError
-from .events import EncodedEvent
-from .handler import DEFAULT_MIN_INTERVAL
+from ..contract.commands import CommandRunner, Runner
+from ..contract.errors import TaskError
+from ..contract.events import EncodedEvent
+from ..contract.handler import DEFAULT_MIN_INTERVAL
+from ..contract.task import Task
+from ..ops import exit_codes
+from ..sources.base import TaskSource
 from .intake import Intake
 from .routing import Claim, Router
-from .runner import CommandRunner, Runner
-from .sources.base import TaskSource
 from .supervisor import EventObserver, RunningTask, Supervisor
-from .task import Task
 
 log = logging.getLogger("emworker.host")
 
@@ -232,12 +232,12 @@ class Host:
         stuck = self.supervisor.stop_all(self.grace_period, self._cold_stop)
         self._tick()
         if stuck:
-            return exitcodes.FORCED
+            return exit_codes.FORCED
         source = self._source
         rejected = getattr(source, "rejected", 0)  # malformed tasks a local file held
         if source is not None and source.exhausted and (self.failed_tasks or rejected):
-            return exitcodes.TASKS_FAILED
-        return exitcodes.OK
+            return exit_codes.TASKS_FAILED
+        return exit_codes.OK
 
     # -- tasks ----------------------------------------------------------------------------------
     def submit(self, task: Task) -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-from ._compat import tomllib
-from .errors import ConfigError
+from .._compat import tomllib
+from ..contract.errors import ConfigError
 
 _PLUGIN_KEYS = {"disable", "pins", "strict"}
 

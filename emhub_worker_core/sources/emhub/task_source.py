@@ -24,11 +24,11 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, List, Mapping
 
-from ..errors import AuthenticationError, EMhubError, ServerError, TaskError
-from ..events import EncodedEvent
-from ..runner import Runner
-from ..services import JSON, EMhubServices
-from ..task import Task
+from ...contract.commands import Runner
+from ...contract.emhub_services import JSON, EMhubServices
+from ...contract.errors import AuthenticationError, EMhubError, ServerError, TaskError
+from ...contract.events import EncodedEvent
+from ...contract.task import Task
 from .backoff import Backoff, OutageLog
 from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
 from .longpoll import LongPoll

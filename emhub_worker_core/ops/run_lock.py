@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from .errors import EmworkerError
+from ..contract.errors import EmworkerError
 
 LOCK_FILE = "run.lock"
 #: ``emworker status`` holds a shared lock for an instant while it looks; a starting

@@ -18,7 +18,7 @@
         │   └── EventRejected       ``update_task`` refused an event
         └── ProtocolError           a reply that is not what the protocol says
 
-The CLI maps these to exit codes in :mod:`emhub_worker_core.exitcodes`.
+The CLI maps these to exit codes in :mod:`emhub_worker_core.ops.exit_codes`.
 """
 
 from __future__ import annotations
