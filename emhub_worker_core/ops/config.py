@@ -64,16 +64,6 @@ SECTIONS: dict[str, dict[str, Key]] = {
     },
 }
 
-#: section -> key -> (expected type(s), default): the table above, as older code reads it.
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    section: {name: (key.types, key.default) for name, key in keys.items()}
-    for section, keys in SECTIONS.items()}
-
-#: Environment overrides, (section, key) -> variable: also derived from :data:`SECTIONS`.
-ENV_VARS: dict[tuple[str, str], str] = {
-    (section, name): key.env for section, keys in SECTIONS.items()
-    for name, key in keys.items() if key.env}
-
 SECRET_KEYS = {("emhub", "password")}
 
 
