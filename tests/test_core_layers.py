@@ -10,6 +10,7 @@ with ``ast``: every import counts, ``TYPE_CHECKING`` and function-level ones inc
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,12 @@ def test_an_upward_import_is_caught(module: str, added: str) -> None:
     assert not upward_imports(module, source)
     found = upward_imports(module, source + "\n\ndef later() -> None:\n    " + added + "\n")
     assert len(found) == 1 and found[0].startswith(module), found
+
+
+def test_the_architecture_page_names_every_module_and_no_other() -> None:
+    text = (CORE.parent / "docs" / "architecture.rst").read_text()
+    named = {module.removeprefix(f"{PACKAGE}.") for module in MODULES if module != PACKAGE}
+    assert not [name for name in sorted(named) if f"``{name}``" not in text]
+    layers = "|".join(name for name in LAYERS if not name.startswith("_"))
+    mentioned = set(re.findall(rf"``((?:{layers})(?:\.\w+)+)``", text))
+    assert not mentioned - named  # a module the page names that is not there
