@@ -13,9 +13,10 @@ from emhub_worker_core.contract.task import Task
 from emhub_worker_core.host.main_loop import Host
 from emhub_worker_core.host.routing import Claim, Router
 from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.sources.base import TaskSource
 
 
-class MemorySource:
+class MemorySource(TaskSource):
     """A task source for tests: hands out batches, records events."""
 
     name = "memory"
@@ -201,3 +202,14 @@ def test_each_plugin_gets_its_own_state_folder_below_the_workers(tmp_path: Any) 
                     "plug-b": tmp_path / "plugins" / "plug-b"}
     Host(Router(claims[:1]), min_interval=0).run(MemorySource([Task("3", "a", {})]))
     assert seen["plug-a"] is None  # no worker state folder: none for the plugin either
+
+
+def test_a_source_without_a_link_has_the_protocols_defaults() -> None:
+    """The host calls ``connection()``, ``stopping()`` and ``rejected`` on every source:
+    the protocol gives the ones a source does not need (no getattr in the host)."""
+    source = MemorySource([])
+    assert source.connection() == {} and source.rejected == 0
+    assert source.stopping(time.monotonic()) is None
+    host = Host(Router([]))
+    assert host.run(source) == exit_codes.OK
+    assert "connection" not in host.snapshot()

@@ -29,6 +29,7 @@ from ...contract.emhub_services import JSON, EMhubServices
 from ...contract.errors import AuthenticationError, EMhubError, ServerError, TaskError
 from ...contract.events import EncodedEvent
 from ...contract.task import Task
+from ..base import TaskSource
 from .backoff import Backoff, OutageLog
 from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
 from .longpoll import LongPoll
@@ -86,7 +87,7 @@ class RemoteServices:
                                lambda: client.set_session_data_path(session_id, data_path)))
 
 
-class EMhubTaskSource:
+class EMhubTaskSource(TaskSource):
     """Tasks from one EMhub server for one registered worker name."""
 
     name = "emhub"
