@@ -210,3 +210,21 @@ def test_emworker_run_spaces_steps_by_min_interval(worker_env: dict[str, str],
     gaps = [b - a for a, b in zip(times, times[1:])]
     # lower bound only: the floor is a promise, and load can only make gaps longer
     assert all(gap >= 1.5 - 0.05 for gap in gaps), gaps
+
+
+def test_the_floor_rule_is_written_once_and_only_the_handler_module_touches_the_mark() -> None:
+    import ast
+
+    from emhub_worker_core.contract.handler import begin_step, step_floor
+
+    handler = TaskHandler(make_context({"name": "t"}, min_interval=7.0))
+    assert step_floor(handler) == 7.0
+    handler.mark_progress()
+    assert step_floor(handler) == 0.0 and handler.progress_marked
+    begin_step(handler)
+    assert step_floor(handler) == 7.0 and not handler.progress_marked
+    core = Path(__file__).resolve().parent.parent / "emhub_worker_core"
+    touching = sorted(str(path.relative_to(core)) for path in core.rglob("*.py")
+                      for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Attribute) and node.attr == "_made_progress")
+    assert set(touching) == {"contract/handler.py"}, touching

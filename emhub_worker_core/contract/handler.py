@@ -230,13 +230,23 @@ class TaskHandler:
         """True when :meth:`mark_progress` was called during the current step."""
         return self._made_progress
 
-    def _floor(self) -> float:
-        return 0.0 if self._made_progress else max(0.0, self.context.min_interval)
-
     def wait(self, seconds: float) -> bool:
         """Sleep ``seconds``, waking at once on a stop; return True if stopping.
 
         The wait is at least ``min_interval`` unless this step called
         :meth:`mark_progress`.
         """
-        return self.context.stop_event.wait(wait_seconds(seconds, self._floor()))
+        return self.context.stop_event.wait(wait_seconds(seconds, step_floor(self)))
+
+
+# The host's side of pacing: functions rather than methods, so a handler subclass cannot
+# shadow them by accident, and beside the class, which owns the progress mark.
+def begin_step(handler: TaskHandler) -> None:
+    """A new step begins: the progress mark is per step (the host's loop calls this)."""
+    handler._made_progress = False
+
+
+def step_floor(handler: TaskHandler) -> float:
+    """The floor on the wait after the current step, the one place of the rule: the
+    admin's ``min_interval``, or 0 once the step called :meth:`TaskHandler.mark_progress`."""
+    return 0.0 if handler._made_progress else max(0.0, handler.context.min_interval)

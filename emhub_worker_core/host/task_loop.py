@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 
 from ..contract.errors import REFUSALS, TransportError
-from ..contract.handler import Outcome, TaskHandler, wait_seconds
+from ..contract.handler import Outcome, TaskHandler, begin_step, step_floor, wait_seconds
 
 
 def send_failure(handler: TaskHandler, exc: BaseException) -> None:
@@ -33,8 +33,7 @@ def pause(handler: TaskHandler) -> bool:
     The loop waits on the stop event itself rather than through ``handler.wait``, so a
     handler that overrides ``wait`` cannot undo the floor.
     """
-    floor = 0.0 if handler.progress_marked else max(0.0, handler.context.min_interval)
-    return handler.context.stop_event.wait(wait_seconds(handler.interval, floor))
+    return handler.context.stop_event.wait(wait_seconds(handler.interval, step_floor(handler)))
 
 
 def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
@@ -61,7 +60,7 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
                 if max_iterations is not None and handler.count >= max_iterations:
                     return Outcome.EXHAUSTED
                 handler.count += 1
-                handler._made_progress = False  # the progress rule is per step
+                begin_step(handler)
                 try:
                     handler.process()
                 except TransportError as exc:
