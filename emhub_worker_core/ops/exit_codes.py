@@ -9,13 +9,13 @@ reads 3 knows the configuration is bad, not that the worker is in an unknown sta
 from __future__ import annotations
 
 from ..contract.errors import (
+    AlreadyRunning,
     AuthenticationError,
     ConfigError,
     EmworkerError,
     PluginError,
     UsageError,
 )
-from .run_lock import AlreadyRunning
 
 OK = 0              #: finished, or stopped cleanly on SIGTERM/SIGINT
 ERROR = 1           #: unexpected error (a bug, or an environment problem)

@@ -26,12 +26,20 @@ from typing import Any, Callable, List, Mapping
 
 from ...contract.commands import Runner
 from ...contract.emhub_services import JSON, EMhubServices
-from ...contract.errors import AuthenticationError, EMhubError, ServerError, TaskError
+from ...contract.errors import (
+    AuthenticationError,
+    EMhubError,
+    PollTimeout,
+    ServerBusy,
+    ServerError,
+    TaskError,
+    TokenRejected,
+)
 from ...contract.events import EncodedEvent
 from ...contract.task import Task
 from ..base import TaskSource
 from .backoff import Backoff, OutageLog
-from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
+from .client import EMhubClient
 from .longpoll import LongPoll
 from .retry import PROBE_RETRY_CAP, PROBE_RETRY_FLOOR, Retrier, is_retryable
 from .settings import SERVER_POLL_BLOCK, EMhubSettings
