@@ -199,6 +199,25 @@ def test_send_gives_up_after_its_window() -> None:
     assert client.called("update_task") == 3
 
 
+def test_the_window_is_the_call_retry_window_setting() -> None:
+    """``[emhub] call_retry_window`` replaces the 120 s (a test waits seconds, not minutes)."""
+    clock = Clock()
+    settings = EMhubSettings(url="http://emhub.test", user="u", password="p",
+                             retry_max_delay=1, call_retry_window=20)
+    client = FakeClient(get_pending_tasks=[[]], get_new_tasks=[[]])
+    source = EMhubTaskSource(client, settings, runner=FakeRunner({}),  # type: ignore[arg-type]
+                             clock=clock, rand=lambda: 0.0)
+    source.open({"tasks": ["echo"]}, threading.Event())
+
+    def failing(*args: Any) -> None:
+        clock.now += 8  # the 20 s window ends after 3 attempts (120 s would allow 15)
+        raise TransportError("refused")
+    client.script["update_task"] = [failing]
+    with pytest.raises(TransportError):
+        source.send(Task("1-0", "echo"), {"msg": "x"})
+    assert client.called("update_task") == 3
+
+
 def test_services_call_emhub_with_retries() -> None:
     source, client = opened(get_config=[TransportError("down"), {"raw": {"root": "/r"}}],
                             get_session=[{"id": 301, "extra": {}}])
