@@ -37,6 +37,9 @@ HERE = Path(__file__).resolve().parent / "emhub"
 RUNS = REPO / ".test-run"
 SECRET_KEY = "emworker-test-harness-secret"  # signs EMhub's cookies and worker tokens
 KEEP_OLD_RUNS = 3
+#: Registered in the session server for tests/test_fleet_real.py (EMhub reads
+#: ``config:hosts`` at start), so that test needs no second server of its own.
+FLEET_WORKERS = tuple(f"fleet-{i:03d}.test" for i in range(1, 6))
 
 
 class HarnessUnavailable(RuntimeError):
@@ -372,7 +375,7 @@ def emhub_server() -> Iterator[EMhubServer]:
     """EMhub 1.0.2 + Redis on free ports of 127.0.0.1, for the whole test session."""
     if _failure:  # do not retry a failed start for every test
         unavailable(_failure[0])
-    server = EMhubServer.create()
+    server = EMhubServer.create(extra_workers=FLEET_WORKERS)
     try:
         server.start()
     except (HarnessUnavailable, OSError, subprocess.SubprocessError) as exc:
