@@ -22,8 +22,9 @@ plugin_args=()
 for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
 done
+# testkit/: the real-server fixtures (EMhub + Redis, Slurm), a pytest plugin of its own
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
-    -r requirements/test-pins.txt \
+    -r requirements/test-pins.txt -e testkit \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
 exec .venv/bin/python -m pytest "$@"

@@ -25,11 +25,11 @@ from emworker_session_otf.executors.base import FAILED, FINISHED, QUEUED, RUNNIN
 from emworker_session_otf.project import BELOW_LIVE_VIEW, STATUS_VIEW, renders, status_view
 from emworker_session_otf.record import CREATED, SUBMITTING
 from emworker_session_transfer.testkit import make_session
+from emworker_testkit.emhub_server import HarnessUnavailable, unavailable
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 from tests.harness import browser
 from tests.harness.emhub_pages import PagesServer
-from tests.harness.emhub_server import HarnessUnavailable, unavailable
-from tests.harness.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 REPO = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from emworker_testkit.emhub_server import FLEET_WORKERS, EMhubServer
 
-from tests.harness.emhub_server import FLEET_WORKERS, EMhubServer
 from tests.harness.fleet import Fleet
 from tests.harness.fleet_scenarios import outage
 

@@ -2,7 +2,7 @@
 
 EMhub's PyPI package has the Worker Frames page's template but not its data, and no Create
 Session dialog that works: a facility adds both in its instance's ``extra/`` folder. So does
-this server, with ``emhub/pages_extra/`` (ours: ``data_content.py`` says what it gives each
+this server, with ``tests/harness/pages_extra/`` (ours: ``data_content.py`` says what it gives each
 page; a facility's own extras may differ), in a run folder of its own
 (``.test-run/emhub-<pid>-pages/``), so the other tests' server keeps the stock pages.
 """
@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from tests.harness.emhub_server import HERE, EMhubServer
+from emworker_testkit.emhub_server import EMhubServer
 
-PAGES_EXTRA = HERE / "pages_extra"
+PAGES_EXTRA = Path(__file__).resolve().parent / "pages_extra"
 
 
 class PagesServer(EMhubServer):

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 WORKER = "frames.test"

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-REPO = Path(__file__).resolve().parents[3]
 WORKFLOW = Path(__file__).resolve().parent / "otf_workflow.py"
 WORKER = "bench.test"   # no other test uses it; its leftover tasks are deleted first
 QUIET = 1.0             # seconds a movie must stay unchanged to be settled
@@ -86,7 +85,7 @@ class OtfScenario:
         with open(self.log, "ab") as out:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "emhub_worker_core", "--config", str(self.config),
-                 "run"], cwd=REPO, stdout=out, stderr=out, env=self.env)
+                 "run"], cwd=self.tmp, stdout=out, stderr=out, env=self.env)
 
     def kill_worker(self) -> None:
         assert self.worker is not None

@@ -1,0 +1,25 @@
+"""The pytest plugin (entry point ``pytest11``): real-server fixtures and their markers.
+
+Loaded by every pytest run in an environment where ``emworker-testkit`` is installed, so a
+plugin's tests reach ``emhub_server`` and ``slurm_cluster`` from the plugin's own folder.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .emhub_server import emhub_server
+from .slurm_cluster import slurm_cluster
+
+__all__ = ["emhub_server", "slurm_cluster"]
+
+MARKERS = (
+    "emhub: needs the real EMhub server and Redis (started by the session fixture)",
+    "slurm: needs the real single-node Slurm cluster (started by the fixture)",
+    "slow: takes more than a few seconds",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
