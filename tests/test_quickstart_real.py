@@ -77,9 +77,9 @@ def test_the_quick_start_runs_as_written(emhub_server: EMhubServer, tmp_path: Pa
     from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
     from tests.doc_examples import example
+    from tests.doc_runners import SETUPS, command_lines
     from tests.doc_sandbox import WORKER as DOC_WORKER
     from tests.doc_sandbox import Sandbox
-    from tests.test_docs_examples import SETUPS, command_lines
 
     page = "docs/quickstart-emhub.rst"
     box = Sandbox(tmp_path, emhub=emhub_server)
