@@ -40,7 +40,8 @@ def test_a_fatal_error_mid_run_still_stops_every_task_and_runs_teardown() -> Non
     Recorder.torn_down = []
     source = RevokedSource([Task("1-0", "rec", {}), Task("1-1", "rec", {})], exhaust=False)
     with pytest.raises(AuthenticationError):
-        Host(router(rec=Recorder), grace_period=5).run(source)
+        # min_interval 0: the 5 s floor on steps (tested on its own) would only wait here
+        Host(router(rec=Recorder), grace_period=5, min_interval=0).run(source)
     assert sorted(Recorder.torn_down) == ["1-0", "1-1"]
     for task_id in ("1-0", "1-1"):
         assert source.of(task_id)[-1]["interrupted"] == 1
