@@ -18,8 +18,10 @@ from emhub_worker_core.errors import AuthenticationError, EventRejected, Transpo
 from emhub_worker_core.task import Task
 from emhub_worker_core.testing import FakeRunner
 
+#: retry_max_delay 0.05: the backoff's real sleeps between attempts (its floor is the cap
+#: when the cap is lower) take 50 ms, not a second; the fake clock drives the rest.
 SETTINGS = EMhubSettings(url="http://emhub.test", user="u", password="p", pending_recheck=60,
-                         retry_max_delay=1)
+                         retry_max_delay=0.05)
 
 Step = Any  # a value to return, an exception to raise, or a callable
 
@@ -203,7 +205,7 @@ def test_the_window_is_the_call_retry_window_setting() -> None:
     """``[emhub] call_retry_window`` replaces the 120 s (a test waits seconds, not minutes)."""
     clock = Clock()
     settings = EMhubSettings(url="http://emhub.test", user="u", password="p",
-                             retry_max_delay=1, call_retry_window=20)
+                             retry_max_delay=0.05, call_retry_window=20)
     client = FakeClient(get_pending_tasks=[[]], get_new_tasks=[[]])
     source = EMhubTaskSource(client, settings, runner=FakeRunner({}),  # type: ignore[arg-type]
                              clock=clock, rand=lambda: 0.0)
