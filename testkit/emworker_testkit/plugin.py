@@ -20,6 +20,19 @@ MARKERS = (
 )
 
 
+#: Under pytest-xdist's ``--dist loadgroup`` every real-server test goes to this one group:
+#: one worker starts EMhub + Redis (and takes the Slurm lock) and runs those tests in order,
+#: as a serial run does, while the other workers share the tests that need no server.
+REAL_SERVERS_GROUP = "real-servers"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("emhub") or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group(REAL_SERVERS_GROUP))
