@@ -32,7 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):  # its marker is unknown without it
+        return
     for item in items:
         if item.get_closest_marker("emhub") or item.get_closest_marker("slurm"):
             item.add_marker(pytest.mark.xdist_group(REAL_SERVERS_GROUP))
