@@ -22,7 +22,7 @@ def repository_imports(path: Path) -> list[str]:
         names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
             [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
         if any(name == "tests" or name.startswith("tests.") for name in names):
-            found.append(f"{path}:{node.lineno}")
+            found.append(f"{path}:{getattr(node, 'lineno', 0)}")
     return found
 
 
@@ -49,3 +49,41 @@ def test_no_plugin_test_imports_the_repository_tests(folder: Path) -> None:
 def test_a_plugin_folder_is_its_own_pytest_rootdir(folder: Path) -> None:
     options = tomllib.loads((folder / "pyproject.toml").read_text())["tool"]["pytest"]
     assert options["ini_options"]["testpaths"] == ["tests"]
+
+
+class _Plugins:
+    def __init__(self, loaded: set[str]) -> None:
+        self.loaded = loaded
+
+    def hasplugin(self, name: str) -> bool:
+        return name in self.loaded
+
+
+class _Config:
+    def __init__(self, loaded: set[str]) -> None:
+        self.pluginmanager = _Plugins(loaded)
+
+
+class _Item:
+    def __init__(self, marks: set[str], fixturenames: tuple[str, ...] = ()) -> None:
+        self.marks = {name: getattr(pytest.mark, name).mark for name in marks}
+        self.fixturenames = fixturenames
+
+    def get_closest_marker(self, name: str) -> pytest.Mark | None:
+        return self.marks.get(name)
+
+    def add_marker(self, marker: pytest.MarkDecorator) -> None:
+        self.marks[marker.name] = marker.mark
+
+
+def test_real_server_tests_share_one_xdist_group_and_only_under_xdist() -> None:
+    from emworker_testkit.plugin import REAL_SERVERS_GROUP, pytest_collection_modifyitems
+
+    items = [_Item({"emhub"}), _Item({"slurm"}), _Item(set(), ("tmp_path", "emhub_server")),
+             _Item(set(), ("tmp_path",))]
+    pytest_collection_modifyitems(_Config({"xdist"}), items)
+    groups = [item.marks.get("xdist_group") for item in items]
+    assert [g.args if g else None for g in groups] == [(REAL_SERVERS_GROUP,)] * 3 + [None]
+    alone = [_Item({"emhub"})]
+    pytest_collection_modifyitems(_Config(set()), alone)
+    assert "xdist_group" not in alone[0].marks  # unknown marker without xdist

@@ -20,7 +20,8 @@ MARKERS = (
 )
 
 
-#: Under pytest-xdist's ``--dist loadgroup`` every real-server test goes to this one group:
+#: Under pytest-xdist's ``--dist loadgroup`` every real-server test (marked, or using a server
+#: fixture) goes to this one group:
 #: one worker starts EMhub + Redis (and takes the Slurm lock) and runs those tests in order,
 #: as a serial run does, while the other workers share the tests that need no server.
 REAL_SERVERS_GROUP = "real-servers"
@@ -35,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):  # its marker is unknown without it
         return
+    servers = {"emhub_server", "slurm_cluster"}
     for item in items:
-        if item.get_closest_marker("emhub") or item.get_closest_marker("slurm"):
+        marked = item.get_closest_marker("emhub") or item.get_closest_marker("slurm")
+        if marked or servers & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group(REAL_SERVERS_GROUP))
