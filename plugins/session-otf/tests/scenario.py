@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-#: The worker's cwd: neither the repository nor the test's tmp folder (there the local job of
-#: test_stop_cancels_the_job ended at once; not yet understood why).
+#: The worker's cwd: this folder, not the repository, so the installed core runs (as from
+#: the plugin's own folder in a fresh venv).
 HERE = Path(__file__).resolve().parent
 WORKFLOW = HERE / "otf_workflow.py"
 WORKER = "bench.test"   # no other test uses it; its leftover tasks are deleted first
