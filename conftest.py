@@ -1,3 +1,2 @@
-"""Test harnesses shared by the core's and the plugins' test suites."""
-
-pytest_plugins = ["tests.harness.fixtures"]
+"""The real-server fixtures come from the emworker-testkit distribution (testkit/), a pytest
+plugin that scripts/test.sh installs: the core's tests and every plugin's reach them alike."""

@@ -1,6 +1,6 @@
 """How long one cluster-slurm poll takes on the harness's real Slurm, against a plain ``squeue``.
 
-Starts the single-node test cluster (tests/harness/slurm/start.sh), submits a few jobs to two
+Starts the single-node test cluster (emworker_testkit/slurm/start.sh), submits a few jobs to two
 partitions, then times N polls of the handler in JSON and in text mode, and N runs of the
 baseline (``squeue`` with no options, what an admin would type). Prints medians and ratios.
 Do not run while the real-Slurm tests run: both use the same cluster.

@@ -38,12 +38,13 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from emworker_testkit.emhub_admin import AdminClient, mint_worker_token  # noqa: E402
+from emworker_testkit.emhub_server import EMhubServer  # noqa: E402
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for  # noqa: E402
+
 from emhub_worker_core.host.main_loop import Host  # noqa: E402
 from emhub_worker_core.host.plugin_loader import load_plugins  # noqa: E402
 from emhub_worker_core.sources.emhub import open_source  # noqa: E402
-from tests.harness.emhub_admin import AdminClient, mint_worker_token  # noqa: E402
-from tests.harness.emhub_server import EMhubServer  # noqa: E402
-from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402
 
 WORKER = "bench.test"
 # Part 2 runs under another name: the stopped worker's last long poll is still held by

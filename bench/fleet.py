@@ -47,7 +47,8 @@ from typing import Any, Callable, Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.harness.emhub_server import EMhubServer  # noqa: E402
+from emworker_testkit.emhub_server import EMhubServer  # noqa: E402
+
 from tests.harness.fleet import Fleet, fleet_names  # noqa: E402
 from tests.harness.fleet_scenarios import burst, idle, outage, shutdown  # noqa: E402
 from tests.harness.plugins_site import echo_plugin_env  # noqa: E402

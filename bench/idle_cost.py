@@ -24,10 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from emworker_testkit.emhub_admin import mint_worker_token  # noqa: E402
+from emworker_testkit.emhub_server import EMhubServer  # noqa: E402
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for  # noqa: E402
+
 from emhub_worker_core.sources.emhub.task_source import CATCH_UP_WINDOW  # noqa: E402
-from tests.harness.emhub_admin import mint_worker_token  # noqa: E402
-from tests.harness.emhub_server import EMhubServer  # noqa: E402
-from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402
 
 WORKER = "bench.test"
 BARE_WORKER = "core-1.test"

@@ -40,10 +40,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from emworker_testkit.emhub_admin import AdminClient  # noqa: E402
+from emworker_testkit.emhub_server import EMhubServer  # noqa: E402
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for  # noqa: E402
+
 from tests.conftest import pip_install_target  # noqa: E402
-from tests.harness.emhub_admin import AdminClient  # noqa: E402
-from tests.harness.emhub_server import EMhubServer  # noqa: E402
-from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402
 from tests.harness.fleet import AttemptCounter, hanging  # noqa: E402
 
 WORKER = "bench.test"

@@ -22,8 +22,14 @@ plugin_args=()
 for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "$plugin")
 done
+# testkit/: the real-server fixtures (EMhub + Redis, Slurm), a pytest plugin of its own
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' \
-    -r requirements/test-pins.txt \
+    -r requirements/test-pins.txt -e testkit \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): the tests of the real servers run in order on one of them (one
+# EMhub + Redis, the Slurm lock; emworker_testkit groups them), the others beside them.
+# EMWORKER_TEST_WORKERS=0 runs everything in this one process.
+workers=${EMWORKER_TEST_WORKERS:-2}
+if [ "$workers" = 0 ]; then exec .venv/bin/python -m pytest "$@"; fi
+exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -14,10 +16,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def pip_install_target(target: Path, *projects: Path) -> None:
-    """``pip install --target``: a real installation, in a folder of the test's own."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--disable-pip-version-check",
-                    "--target", str(target), *map(str, projects)], check=True)
+    """``pip install --target``: a real installation, in a folder of the test's own.
+
+    Each project is built from a copy: setuptools writes ``build/`` and ``*.egg-info``
+    beside the sources it builds, and the tree must stay as committed."""
+    with tempfile.TemporaryDirectory(prefix="emw-build-") as tmp:
+        copies = [shutil.copytree(project, Path(tmp) / project.name,
+                                  ignore=shutil.ignore_patterns("build", "*.egg-info"))
+                  for project in projects]
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--no-build-isolation", "--disable-pip-version-check",
+                        "--target", str(target), *map(str, copies)], check=True)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Optional
 from tests.doc_examples import REPO
 
 if TYPE_CHECKING:
-    from tests.harness.emhub_server import EMhubServer
+    from emworker_testkit.emhub_server import EMhubServer
 
 #: The machine's folders the examples name; each becomes a folder of the sandbox.
 MACHINE_PATHS = ("/data", "/etc/emworker", "/var/lib/emworker", "/mnt", "/software",

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.harness.emhub_server import EMhubServer, free_port
+from emworker_testkit.emhub_server import EMhubServer, free_port
 
 pytestmark = pytest.mark.emhub
 

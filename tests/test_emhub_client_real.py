@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
+from emworker_testkit.emhub_server import EMhubServer
 
 from emhub_worker_core.contract.errors import AuthenticationError, EventRejected, ServerError
 from emhub_worker_core.sources.emhub.client import EMhubClient, ServerBusy, TokenRejected
 from emhub_worker_core.sources.emhub.settings import load_settings
-from tests.harness.emhub_server import EMhubServer
 
 pytestmark = pytest.mark.emhub
 WORKER = "spare-3.test"

@@ -7,6 +7,7 @@ resolve. Each message must say the fact and never urllib3's "Max retries exceede
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import shutil
 import socket
@@ -92,8 +93,11 @@ def hang_up_listener() -> Iterator[int]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield int(server.getsockname()[1])
+    with contextlib.suppress(OSError):  # wakes the blocked accept() (close alone does not)
+        server.shutdown(socket.SHUT_RDWR)
     server.close()
     thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_hang_up_is_connection_closed(hang_up_listener: int) -> None:

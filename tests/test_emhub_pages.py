@@ -25,15 +25,15 @@ from emworker_session_otf.executors.base import FAILED, FINISHED, QUEUED, RUNNIN
 from emworker_session_otf.project import BELOW_LIVE_VIEW, STATUS_VIEW, renders, status_view
 from emworker_session_otf.record import CREATED, SUBMITTING
 from emworker_session_transfer.testkit import make_session
+from emworker_testkit.emhub_server import HarnessUnavailable, unavailable
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 from tests.harness import browser
-from tests.harness.emhub_pages import PagesServer
-from tests.harness.emhub_server import HarnessUnavailable, unavailable
-from tests.harness.emhub_worker import WorkerProcess, wait_for
+from tests.harness.browser import cells, row_value
+from tests.harness.emhub_pages import WORKER, OtfSession, PagesServer, session_page
 
 pytestmark = pytest.mark.emhub
 REPO = Path(__file__).resolve().parent.parent
-WORKER = "pages.test"
 WORKFLOW = REPO / "plugins" / "session-otf" / "tests" / "otf_workflow.py"
 KEEP_SHOTS = 3
 #: Every extra.otf status session-otf writes, and those branch otf-trust adds.
@@ -101,24 +101,6 @@ argv = {[*argv, "7"]!r}
 def worker(config: Path) -> WorkerProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMHUB_", "EMWORKER_"))}
     return WorkerProcess(config, env, config.parent / "worker.log")
-
-
-def cells(page: Any, table: str) -> list[list[str]]:
-    """The text of each body row of ``table`` (a CSS selector), cell by cell."""
-    rows: list[list[str]] = page.eval_on_selector_all(
-        f"{table} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
-    return rows
-
-
-def row_value(page: Any, label: str) -> str:
-    """The second cell of the table row whose first cell says ``label``."""
-    value: str = page.evaluate("""label => {
-        for (const r of document.querySelectorAll('#main-content tr'))
-            if (r.cells.length > 1 && r.cells[0].innerText.trim() === label)
-                return r.cells[1].innerText.trim();
-        return null; }""", label)
-    assert value is not None, f"no row {label!r}"
-    return value
 
 
 def frames_listing(root: Path) -> dict[str, int]:
@@ -259,62 +241,6 @@ def test_sessions_list_session_page_and_create_session_after_a_transfer(
     shutil.rmtree(new_folder)
     admin.delete_task(WORKER, listing)
     admin.close()
-
-
-class OtfSession:
-    """One session's raw folder, extra.otf and page, for the OTF moments."""
-
-    def __init__(self, server: PagesServer, admin: Any, sid: int, workflow: str) -> None:
-        self.server, self.admin, self.sid = server, admin, sid
-        self.raw = server.raw_root / f"otf-{sid}"
-        self.data = self.raw / "Images-Disc1" / "GridSquare_1" / "Data"
-        admin.call("update_session", {"attrs": {"id": sid, "extra": {
-            "raw": {"path": str(self.raw) + "/"},
-            "otf": {"workflow": workflow, "host": WORKER, "path": ""}}}}, "session")
-
-    def add_movies(self, count: int) -> None:
-        self.data.mkdir(parents=True, exist_ok=True)
-        for n in range(count):
-            (self.data / f"FoilHole_{self.sid}{n}_Data_1_fractions.tiff").write_bytes(b"m" * 512)
-
-    def session(self) -> dict[str, Any]:
-        return self.admin.get_session(self.sid)
-
-    def status(self) -> str:
-        return str(self.session()["extra"].get("otf", {}).get("status", ""))
-
-    def task(self, **args: Any) -> str:
-        return str(self.admin.create_task(WORKER, "session",
-                                          {"action": "otf", "session_id": self.sid, **args}))
-
-    def wait_status(self, status: str, w: WorkerProcess) -> None:
-        wait_for(lambda: self.status() == status, f"extra.otf.status {status}", log=w.log)
-
-
-def session_page(pages: browser.Pages, sid: int, shot: str, status: str,
-                 page: Any = None) -> None:
-    """The session page renders with no error; past 'created' it is the live view and
-    shows ``status`` with 0 movies (the status view), else the details. With ``page``, it
-    is loaded into that open page as EMhub's links do."""
-    live = status not in ("", CREATED)
-    ready = "#counter_imported" if live else "#files-pie"
-    if page is not None:
-        pages.reload_content(page, "session_default", shot, ready, session_id=sid)
-        check_session_page(page, status)
-        return
-    page = pages.open("session_default", shot, ready, session_id=sid)
-    check_session_page(page, status)
-    page.close()
-
-
-def check_session_page(page: Any, status: str) -> None:
-    live = status not in ("", CREATED)
-    if live:
-        shown = page.locator("#main-content h3.font-bold span").first.inner_text()
-        assert shown.strip() == status
-        assert page.locator("#counter_imported").inner_text().strip() in ("0", "")
-    else:
-        assert "Session Details" in page.inner_text("#main-content")
 
 
 def test_session_page_while_otf_waits_runs_stops_and_fails(

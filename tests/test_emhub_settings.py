@@ -16,8 +16,9 @@ def test_defaults() -> None:
     s = load_settings(BASE, {})
     assert (s.url, s.user, s.password) == ("https://emhub.example", "bot", "pw")
     assert s.verify is True
-    assert (s.timeout, s.poll_timeout, s.pending_recheck, s.retry_max_delay) == \
-        (30, 90, 60, 60)
+    assert (s.timeout, s.poll_timeout, s.pending_recheck, s.retry_max_delay,
+            s.call_retry_window) == (30, 90, 60, 60, 120)
+    assert load_settings({**BASE, "call_retry_window": 8}, {}).call_retry_window == 8
     assert s.endpoint("login") == "https://emhub.example/api/login"
 
 

@@ -18,8 +18,10 @@ from emhub_worker_core.sources.emhub.settings import EMhubSettings
 from emhub_worker_core.sources.emhub.task_source import EMhubTaskSource
 from emhub_worker_core.testing import FakeRunner
 
+#: retry_max_delay 0.05: the backoff's real sleeps between attempts (its floor is the cap
+#: when the cap is lower) take 50 ms, not a second; the fake clock drives the rest.
 SETTINGS = EMhubSettings(url="http://emhub.test", user="u", password="p", pending_recheck=60,
-                         retry_max_delay=1)
+                         retry_max_delay=0.05)
 
 Step = Any  # a value to return, an exception to raise, or a callable
 
@@ -192,6 +194,25 @@ def test_send_gives_up_after_its_window() -> None:
 
     def failing(*args: Any) -> None:
         clock.now += 50  # each attempt "takes" 50 s: the 120 s window ends after 3
+        raise TransportError("refused")
+    client.script["update_task"] = [failing]
+    with pytest.raises(TransportError):
+        source.send(Task("1-0", "echo"), {"msg": "x"})
+    assert client.called("update_task") == 3
+
+
+def test_the_window_is_the_call_retry_window_setting() -> None:
+    """``[emhub] call_retry_window`` replaces the 120 s (a test waits seconds, not minutes)."""
+    clock = Clock()
+    settings = EMhubSettings(url="http://emhub.test", user="u", password="p",
+                             retry_max_delay=0.05, call_retry_window=20)
+    client = FakeClient(get_pending_tasks=[[]], get_new_tasks=[[]])
+    source = EMhubTaskSource(client, settings, runner=FakeRunner({}),  # type: ignore[arg-type]
+                             clock=clock, rand=lambda: 0.0)
+    source.open({"tasks": ["echo"]}, threading.Event())
+
+    def failing(*args: Any) -> None:
+        clock.now += 8  # the 20 s window ends after 3 attempts (120 s would allow 15)
         raise TransportError("refused")
     client.script["update_task"] = [failing]
     with pytest.raises(TransportError):

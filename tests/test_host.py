@@ -99,7 +99,7 @@ def test_a_task_id_is_never_started_twice() -> None:
     Gate.gate.clear()
     task = Task("1-0", "gate", {})
     source = MemorySource([task], [task], [task])
-    host = Host(router(gate=Gate))
+    host = Host(router(gate=Gate), min_interval=0)  # the floor has tests of its own
     thread = threading.Thread(target=host.run, args=(source,))
     thread.start()
     while source.batches:
@@ -113,7 +113,8 @@ def test_concurrency_limit_per_host_and_per_name() -> None:
     Gate.gate.clear()
     Gate.peak = 0
     tasks = [Task(f"1-{i}", "gate", {}) for i in range(6)]
-    host = Host(router(gate=Gate), max_tasks=3, max_tasks_per_name={"gate": 2})
+    host = Host(router(gate=Gate), max_tasks=3, max_tasks_per_name={"gate": 2},
+                min_interval=0)  # the 5 s floor on steps has tests of its own
     thread = threading.Thread(target=host.run, args=(MemorySource(tasks),))
     thread.start()
     time.sleep(0.3)

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.harness.emhub_admin import AdminClient
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
+from emworker_testkit.emhub_admin import AdminClient
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.harness.emhub_admin import AdminClient
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
+from emworker_testkit.emhub_admin import AdminClient
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 
-OUTAGE = 20.0  # seconds the server stays down, as the issue asks
+#: Seconds the server stays down: past the 1 + 2 + 3 s it takes the probe's backoff to reach
+#: its 3 s cap (PROBE_RETRY_CAP), so recovery is measured from the steady state. Issue 10's
+#: 20 s outages measured the same thing and took two minutes of the suite.
+OUTAGE = 8.0
 RECOVERY_BOUND = 5.0  # from the server answering to the first event of a new task
 STOP_BOUND = 2.0  # SIGTERM during an outage to exit
 
@@ -37,11 +39,16 @@ def start_worker(server: EMhubServer, env: dict[str, str], tmp_path: Path, name:
 
 def first_event_after(admin: AdminClient, worker: str, started: float,
                       log: Path, timeout: float = 60) -> float:
-    """Create an echo task now; seconds from ``started`` to its first stored event."""
+    """Create an echo task now; seconds from ``started`` to its first stored event.
+
+    Returns once the task is done: an outage begun while its ``done`` is in flight would
+    see a call succeed after the kill and count as two outages."""
     task = admin.create_task(worker, "echo", {"repeat": 1, "interval": 0.1})
     wait_for(lambda: admin.task_history(task), f"first event of {task}", timeout=timeout,
              interval=0.05, log=log)
-    return time.monotonic() - started
+    elapsed = time.monotonic() - started
+    wait_for(lambda: admin.task_status(worker, task) == "done", f"{task} done", log=log)
+    return elapsed
 
 
 RECOVERED = re.compile(r"EMhub answers again after ([\d.]+) s and (\d+) failed call")
@@ -76,7 +83,7 @@ def test_new_task_runs_within_5_s_of_recovery_three_times_in_a_row(
                 elapsed = first_event_after(fresh, worker, back, w.log)
             assert elapsed <= RECOVERY_BOUND, f"round {round_}: first event after {elapsed:.1f} s"
         log = w.log_text()
-    # One line per outage while down (20 s: no minute summary is due), one on recovery.
+    # One line per outage while down (8 s: no minute summary is due), one on recovery.
     assert log.count("EMhub call failed") == 3, log[-3000:]
     recoveries = RECOVERED.findall(log)
     assert len(recoveries) == 3, log[-3000:]

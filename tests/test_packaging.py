@@ -16,7 +16,8 @@ from emhub_worker_core._compat import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 DISTRIBUTIONS = sorted([REPO, *(p.parent for p in REPO.glob("plugins/*/pyproject.toml")),
-                        *(p.parent for p in REPO.glob("contrib/*/pyproject.toml"))])
+                        *(p.parent for p in REPO.glob("contrib/*/pyproject.toml")),
+                        REPO / "testkit"])
 LICENSE = (REPO / "LICENSE").read_text()
 
 
@@ -76,3 +77,12 @@ def test_published_extras_pin_no_exact_versions() -> None:
     pins = (REPO / "requirements" / "test-pins.txt").read_text()
     assert "ruff==" in pins and "mypy==" in pins
     assert "requirements/test-pins.txt" in (REPO / "scripts" / "test.sh").read_text()
+
+
+def test_installing_the_fixture_plugins_leaves_no_build_output_in_the_tree(
+        installed_plugins: Path) -> None:
+    # (contrib/echo-plugin is also installed by its README's own commands, as a user would:
+    # its build/ is ignored output, never committed)
+    fixtures = REPO / "tests" / "plugins_fixture"
+    left = [str(p.relative_to(REPO)) for p in fixtures.rglob("build")]
+    assert (installed_plugins / "emworker_broken").is_dir() and not left, left

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from emworker_testkit.emhub_server import EMhubServer
 
 from emhub_worker_core.sources.emhub.client import EMhubClient
 from emhub_worker_core.sources.emhub.settings import EMhubSettings
-from tests.harness.emhub_server import EMhubServer
 
 pytestmark = pytest.mark.emhub
 
@@ -74,11 +74,12 @@ def test_the_quick_start_runs_as_written(emhub_server: EMhubServer, tmp_path: Pa
     import re
     import signal
 
+    from emworker_testkit.emhub_worker import WorkerProcess, wait_for
+
     from tests.doc_examples import example
+    from tests.doc_runners import SETUPS, command_lines
     from tests.doc_sandbox import WORKER as DOC_WORKER
     from tests.doc_sandbox import Sandbox
-    from tests.harness.emhub_worker import WorkerProcess, wait_for
-    from tests.test_docs_examples import SETUPS, command_lines
 
     page = "docs/quickstart-emhub.rst"
     box = Sandbox(tmp_path, emhub=emhub_server)

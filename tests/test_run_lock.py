@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 from emhub_worker_core.cli.status_cmd import CRITICAL, OK, judge
 from emhub_worker_core.ops import exit_codes
 from emhub_worker_core.ops.run_lock import AlreadyRunning, hold_run_lock, lock_state
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
 
 DEAD_PID = 2 ** 22 + 12345  # above the kernel's pid_max default: never a live process
 

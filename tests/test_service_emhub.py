@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 from emhub_worker_core.ops import exit_codes
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 

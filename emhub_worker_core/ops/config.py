@@ -56,6 +56,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "poll_timeout": Key((int, float), 90),      # read timeout of get_new_tasks (> 60 s)
         "pending_recheck": Key((int, float), 60),   # seconds between get_pending_tasks
         "retry_max_delay": Key((int, float), 60),   # backoff cap
+        "call_retry_window": Key((int, float), 120),  # a handler's call gives up after
     },
     "plugins": {
         "disable": Key((list,), [], "EMWORKER_DISABLE_PLUGINS"),

@@ -239,3 +239,21 @@ def browser_pages(url: str, user: str, password: str, shots: Path) -> Iterator[P
             yield pages
         finally:
             browser.close()
+
+
+def cells(page: Any, table: str) -> list[list[str]]:
+    """The text of each body row of ``table`` (a CSS selector), cell by cell."""
+    rows: list[list[str]] = page.eval_on_selector_all(
+        f"{table} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+    return rows
+
+
+def row_value(page: Any, label: str) -> str:
+    """The second cell of the table row whose first cell says ``label``."""
+    value: str = page.evaluate("""label => {
+        for (const r of document.querySelectorAll('#main-content tr'))
+            if (r.cells.length > 1 && r.cells[0].innerText.trim() === label)
+                return r.cells[1].innerText.trim();
+        return null; }""", label)
+    assert value is not None, f"no row {label!r}"
+    return value

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import requests
+from emworker_testkit.emhub_admin import AdminClient, mint_worker_token
+from emworker_testkit.emhub_server import EMhubServer
 
 from emhub_worker_core.sources.emhub.task_source import CATCH_UP_WINDOW
-from tests.harness.emhub_admin import AdminClient, mint_worker_token
-from tests.harness.emhub_server import EMhubServer
 from tests.harness.fleet import (
     AccessLog,
     AttemptCounter,

@@ -39,6 +39,9 @@ class EMhubSettings:
     poll_timeout: float = float(DEFAULTS["poll_timeout"])
     pending_recheck: float = float(DEFAULTS["pending_recheck"])
     retry_max_delay: float = float(DEFAULTS["retry_max_delay"])
+    #: how long a handler's call (an event, a session update) is retried before it gives
+    #: up; at least two backoff steps (``2 * retry_max_delay``) whatever is set
+    call_retry_window: float = float(DEFAULTS["call_retry_window"])
 
     def endpoint(self, name: str) -> str:
         return f"{self.url}/api/{name}"
@@ -122,7 +125,8 @@ def load_settings(section: Mapping[str, Any],
         url=url, user=user, password=password, verify=_verify(merged.get("verify")),
         timeout=_number(merged, "timeout"), poll_timeout=_number(merged, "poll_timeout"),
         pending_recheck=_number(merged, "pending_recheck"),
-        retry_max_delay=_number(merged, "retry_max_delay"))
+        retry_max_delay=_number(merged, "retry_max_delay"),
+        call_retry_window=_number(merged, "call_retry_window"))
     if parsed.scheme == "http" and parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
         log.warning("EMhub at %s is plain http: the password travels unencrypted", url)
     if settings.verify is False:

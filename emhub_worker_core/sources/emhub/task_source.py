@@ -168,7 +168,7 @@ class EMhubTaskSource(TaskSource):
 
         A stop cuts the retrying short (shutting down, one attempt): the task stays
         pending on the server and resumes with the next start."""
-        window = max(120.0, 2 * self.settings.retry_max_delay)
+        window = max(self.settings.call_retry_window, 2 * self.settings.retry_max_delay)
 
         def attempt() -> Any:
             if self._need_connect:

@@ -19,7 +19,8 @@ def local_run(tmp_path: Path, args: str, path: str, timeout: int = 20,
     tasks = tmp_path / "tasks.toml"
     tasks.write_text(f'[[tasks]]\nname = "cluster-lsf"\nargs = {{ {args} }}\n')
     config = tmp_path / "config.toml"
-    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n\n'
+    # min_interval 0: the core's 5 s floor between steps has tests of its own
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\nmin_interval = 0\n\n'
                       f'[plugins.cluster-lsf]\ntimeout = {timeout}\n')
     out = tmp_path / "events.jsonl"
     env = {**os.environ, "EMHUB_SERVER_URL": "", "PATH": path}

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.harness.slurm_cluster import SlurmCluster
+from emworker_testkit.slurm_cluster import SlurmCluster
 
 pytestmark = pytest.mark.slurm
 

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.harness.emhub_server import EMhubServer
-from tests.harness.emhub_worker import WorkerProcess, wait_for
+from emworker_testkit.emhub_server import EMhubServer
+from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.emhub
 WORKER = "frames.test"
@@ -53,8 +52,9 @@ def test_frames_task_reports_the_sessions_config_root(emhub_server: EMhubServer,
     assert changed[-1]["reason"] == "change"
 
 
-#: The core gives up on one event after max(120 s, 2 x retry_max_delay) (emhub/source.py).
-RETRY_WINDOW = 120.0
+#: The core gives up on one event after max(call_retry_window, 2 x retry_max_delay)
+#: (120 s by default); set short here so the outage outlasts it in seconds, not minutes.
+RETRY_WINDOW = 6.0
 
 
 def test_change_during_an_outage_longer_than_the_retry_window_is_sent_after_it(
@@ -75,7 +75,7 @@ def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -
         # usage_step = 1: the shared disk's usage drifting must not pass for the change.
         "[plugins.frames-monitor]\nmin_period = 0\nperiod = 0.5\nheartbeat = 3600\n"
         "usage_step = 1.0\n",
-        emhub_settings={"retry_max_delay": 2})
+        emhub_settings={"retry_max_delay": 2, "call_retry_window": RETRY_WINDOW})
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMHUB_")}
 
     def movies_in(event: dict[str, str]) -> int:
@@ -93,8 +93,9 @@ def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -
             # The change happens while EMhub is down; the scan that sees it tries to send
             # it for the whole retry window and gives up. Stay down past that window.
             (data / "FoilHole_2_Data_1_2_20240301_102002_fractions.tiff").write_bytes(b"\0")
-            time.sleep(RETRY_WINDOW + 20)
+            time.sleep(RETRY_WINDOW + 6)
             assert worker.running()
+            assert "gave up" in worker.log_text(), worker.log_text()[-3000:]
         finally:
             emhub_server.start_emhub()
         with emhub_server.admin() as admin:
@@ -102,7 +103,7 @@ def _outage_then_resent(emhub_server: EMhubServer, tmp_path: Path, data: Path) -
             # still knows EMhub never took the change sends it.
             resent = wait_for(lambda: [e for e in admin.task_history(task)
                                        if movies_in(e) == 2],
-                              "the change made during the outage", timeout=150,
+                              "the change made during the outage", timeout=60,
                               log=worker.log)
             assert admin.task_status(WORKER, task) == "pending"
     assert resent[0]["reason"] == "change"

@@ -312,7 +312,8 @@ def test_local_run_end_to_end(tmp_path: Path) -> None:
     tasks.write_text(f'[[tasks]]\nname = "frames"\nargs = {{ period = 0.1 }}\n\n'
                      f'[emhub.config.sessions]\nraw = {{ root_frames = "{root}" }}\n')
     config = tmp_path / "config.toml"
-    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\n\n'
+    # min_interval 0: the core's 5 s floor between steps has tests of its own
+    config.write_text(f'[worker]\nstate_dir = "{tmp_path / "state"}"\nmin_interval = 0\n\n'
                       # usage_step: other work on the same disk must not count as a change
                       '[plugins.frames-monitor]\nmin_period = 0\nusage_step = 0.5\n')
     out = tmp_path / "out.jsonl"

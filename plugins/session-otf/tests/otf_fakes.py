@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from emworker_session_otf.handler import OtfHandler
 
-from emhub_worker_core.testing import FakeEMhub, FakeRunner, run_handler
+from emhub_worker_core.testing import FakeEMhub, FakeRunner, make_context, run_handler
 
 SID = 42
 
@@ -101,3 +101,15 @@ def run(site: dict[str, Any], slurm: FakeSlurm, iterations: int = 4, **args: Any
 
 def otf_of(site: dict[str, Any]) -> dict[str, Any]:
     return dict(site["emhub"].sessions[SID]["extra"]["otf"])
+
+
+def spoof(site: dict[str, Any], **otf: Any) -> None:
+    site["emhub"].sessions[SID]["extra"]["otf"].update(otf)
+
+
+def handler(site: dict[str, Any], runner: Any, state: str = "state", **args: Any) -> OtfHandler:
+    config = {**site["config"], "state_dir": str(site["tmp"] / state)}
+    h = OtfHandler(make_context({"name": "session", "args": {"session_id": SID, **args}},
+                                config=config, services=site["emhub"], runner=runner))
+    h.setup()
+    return h

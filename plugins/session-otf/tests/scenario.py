@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-REPO = Path(__file__).resolve().parents[3]
-WORKFLOW = Path(__file__).resolve().parent / "otf_workflow.py"
+#: The worker's cwd: this folder, not the repository, so the installed core runs (as from
+#: the plugin's own folder in a fresh venv).
+HERE = Path(__file__).resolve().parent
+WORKFLOW = HERE / "otf_workflow.py"
 WORKER = "bench.test"   # no other test uses it; its leftover tasks are deleted first
 QUIET = 1.0             # seconds a movie must stay unchanged to be settled
 
@@ -86,7 +88,7 @@ class OtfScenario:
         with open(self.log, "ab") as out:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "emhub_worker_core", "--config", str(self.config),
-                 "run"], cwd=REPO, stdout=out, stderr=out, env=self.env)
+                 "run"], cwd=HERE, stdout=out, stderr=out, env=self.env)
 
     def kill_worker(self) -> None:
         assert self.worker is not None

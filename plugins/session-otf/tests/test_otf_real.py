@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from emworker_testkit.slurm_cluster import SlurmCluster
 from scenario import QUIET, OtfScenario
-
-from tests.harness.slurm_cluster import SlurmCluster
 
 pytestmark = pytest.mark.emhub
 EXECUTORS = ["local", pytest.param("slurm", marks=pytest.mark.slurm)]

@@ -16,12 +16,12 @@ import pytest
 from emworker_session_otf.executors.slurm import SlurmExecutor
 from emworker_session_otf.folder import create_otf_folder
 from emworker_session_otf.handler import OtfHandler
+from emworker_testkit.slurm_cluster import SlurmCluster
 from otf_fakes import SID, FakeSlurm, make_site, otf_of, run
 from test_otf_real import executor, make  # noqa: F401 - the executor fixture
 
 from emhub_worker_core import CommandResult
 from emhub_worker_core.testing import as_unprivileged, make_context, reachable_tmp_dir
-from tests.harness.slurm_cluster import SlurmCluster
 
 
 def need_root(what: str) -> None:

@@ -15,8 +15,6 @@ from emworker_session_transfer.copier import TEMP_PREFIX
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
 from emworker_session_transfer.testkit import make_session, matches_record, sha256
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 def write_run_files(tmp: Path, frames: Path, dest: Path, delay: float) -> tuple[Path, Path]:
     tasks = tmp / "tasks.toml"
@@ -40,7 +38,7 @@ def start_worker(tasks: Path, config: Path, events: Path, delay: float = 0.0
         return subprocess.Popen([sys.executable, "-m", "emworker_session_transfer.testkit",
                                  "--chunk-delay", str(delay), "--", "--config",
                                  str(config), "run", "--local", str(tasks), "--events",
-                                 str(events)], cwd=REPO, stdout=log, stderr=log)
+                                 str(events)], cwd=events.parent, stdout=log, stderr=log)
 
 
 def copied_records(dest: Path) -> list[dict]:  # type: ignore[type-arg]

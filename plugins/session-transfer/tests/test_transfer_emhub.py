@@ -17,8 +17,6 @@ from emworker_session_transfer.manifest import MANIFEST_DIR
 from emworker_session_transfer.paths import session_date, short_name, user_folder
 from emworker_session_transfer.testkit import make_session, sha256
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture
 def session_frames(emhub_server) -> Iterator[Path]:  # type: ignore[no-untyped-def]
@@ -48,7 +46,7 @@ def test_transfer_task_moves_files_and_fills_extra_raw(emhub_server, session_fra
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         worker = subprocess.Popen([sys.executable, "-m", "emhub_worker_core", "--config",
-                                   str(config), "run"], cwd=REPO, stdout=out, stderr=out)
+                                   str(config), "run"], cwd=tmp_path, stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 300  # only so a broken worker cannot hang the suite
         while admin.task_status("transfer.test", task_id) != "done":

@@ -1,9 +1,9 @@
 """A real single-node Slurm cluster (Debian's slurmctld + slurmd + munge, no accounting) on
 127.0.0.1 for the ``cluster-slurm`` tests, started once per pytest session.
 
-``tests/harness/slurm/start.sh`` installs the packages if missing and starts the daemons under
-``.test-run/slurm`` with their own ``SLURM_CONF``; ``stop.sh`` stops them at session end.
-If Slurm cannot be started the tests skip loudly, or fail when ``CI=true``.
+``slurm/start.sh`` (beside this module) installs the packages if missing and starts the
+daemons under ``.test-run/slurm`` with their own ``SLURM_CONF``; ``stop.sh`` stops them at
+session end. If Slurm cannot be started the tests skip loudly, or fail when ``CI=true``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Iterator
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from .emhub_server import BASE, RUNS
+
 SCRIPTS = Path(__file__).resolve().parent / "slurm"
-HOME = REPO / ".test-run" / "slurm"
+HOME = RUNS / "slurm"
 # The daemons' ports are fixed, so the lock is machine-wide, not per checkout.
 LOCK = Path(tempfile.gettempdir()) / "emworker-slurm-harness.lock"
 TEST_USERS = ("emw_alice", "emw_bob")  # created by start.sh (useradd, idempotent)
@@ -102,7 +103,7 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         _unavailable("the harness installs packages and starts daemons as root")
     lock = _exclusive_use()
     proc = subprocess.run(["bash", str(SCRIPTS / "start.sh"), str(HOME)], capture_output=True,
-                          text=True, timeout=600, check=False, cwd=REPO)
+                          text=True, timeout=600, check=False, cwd=BASE)
     if proc.returncode != 0:
         os.close(lock)
         _unavailable(f"start.sh exited {proc.returncode}: {proc.stderr.strip()[-1500:]}")

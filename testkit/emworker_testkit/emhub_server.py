@@ -1,12 +1,12 @@
 """A real EMhub 1.0.2 server and a real Redis on 127.0.0.1, for tests and benchmarks.
 
-Each pytest session gets its own run folder ``.test-run/emhub-<pid>/`` (instance, Redis
-data, logs of both servers, the install log) and its own free ports, so several suites can
-run at once. The EMhub virtual environment ``.venv-emhub`` is shared and built once
-(``emhub/install.sh``). Servers are stopped at session end, also on failure; servers left
-over by a killed run are stopped by the next one.
+Each pytest session gets its own run folder ``.test-run/emhub-<pid>/`` under :data:`BASE`
+(instance, Redis data, logs of both servers, the install log) and its own free ports, so
+several suites can run at once. The EMhub virtual environment ``.venv-emhub`` is shared
+and built once (``emhub/install.sh``). Servers are stopped at session end, also on
+failure; servers left over by a killed run are stopped by the next one.
 
-By hand: ``python -m tests.harness.emhub_server`` starts one and prints its address.
+By hand: ``python -m emworker_testkit`` starts one and prints its address.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
@@ -30,13 +28,21 @@ import pytest
 import requests
 
 from emhub_worker_core.ops.state_file import pid_alive
-from tests.harness.emhub_admin import AdminClient
 
-REPO = Path(__file__).resolve().parents[2]
+from .emhub_admin import AdminClient
+from .instance import SET_HOST, toml_pairs, with_hosts
+
 HERE = Path(__file__).resolve().parent / "emhub"
-RUNS = REPO / ".test-run"
+#: Where the run folders and the shared EMhub venv live: ``$EMWORKER_TESTKIT_DIR``, else the
+#: folder pytest started in (the repository for the core's suite, a plugin's own folder
+#: when its tests run alone).
+BASE = Path(os.environ.get("EMWORKER_TESTKIT_DIR") or Path.cwd()).resolve()
+RUNS = BASE / ".test-run"
 SECRET_KEY = "emworker-test-harness-secret"  # signs EMhub's cookies and worker tokens
 KEEP_OLD_RUNS = 3
+#: Registered in the session server for tests/test_fleet_real.py (EMhub reads
+#: ``config:hosts`` at start), so that test needs no second server of its own.
+FLEET_WORKERS = tuple(f"fleet-{i:03d}.test" for i in range(1, 6))
 
 
 class HarnessUnavailable(RuntimeError):
@@ -79,7 +85,7 @@ class EMhubServer:
                  extra_workers: Sequence[str] = ()) -> None:
         self.run_dir = run_dir
         self.extra_workers = tuple(extra_workers)  # registered next to instance_data's
-        self.venv = venv or REPO / ".venv-emhub"
+        self.venv = venv or BASE / ".venv-emhub"
         self.instance = run_dir / "instance"
         self.logs = run_dir / "logs"
         self.frames_root = run_dir / "frames"
@@ -131,7 +137,7 @@ class EMhubServer:
         data = (HERE / "instance_data.json").read_text()
         data = data.replace("@FRAMES_ROOT@", str(self.frames_root)) \
                    .replace("@RAW_ROOT@", str(self.raw_root))
-        return _with_hosts(data, self.extra_workers) if self.extra_workers else data
+        return with_hosts(data, self.extra_workers) if self.extra_workers else data
 
     def create_instance(self) -> None:
         """Instance data of our own, worker names registered before the server starts."""
@@ -283,7 +289,7 @@ class EMhubServer:
         EMhub started again: its next answer to that worker is "Unregistered host"."""
         self.stop_emhub()
         try:
-            self._run([str(self.venv / "bin" / "python"), "-c", _SET_HOST, str(self.instance),
+            self._run([str(self.venv / "bin" / "python"), "-c", SET_HOST, str(self.instance),
                        worker, "1" if registered else "0"], "set_registered.log", timeout=60)
             with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5) as sock:
                 sock.sendall(b"DEL config:hosts\r\n")
@@ -316,44 +322,10 @@ class EMhubServer:
         # has tests of its own (tests/test_min_interval*.py), which set it explicitly.
         settings = {"name": worker, "state_dir": str(path.parent / f"state-{worker}"),
                     "min_interval": 0, **(worker_settings or {})}
-        lines = ["[worker]", *_toml_pairs(settings), "", "[emhub]", *_toml_pairs(emhub), ""]
+        lines = ["[worker]", *toml_pairs(settings), "", "[emhub]", *toml_pairs(emhub), ""]
         path.write_text("\n".join(lines) + "\n" + extra_toml)
         return path
 
-
-def _with_hosts(data: str, workers: Sequence[str]) -> str:
-    """Instance data (JSON text) with ``workers`` added to the form ``config:hosts``."""
-    parsed = json.loads(data)
-    [hosts] = [form for form in parsed["forms"] if form["name"] == "config:hosts"]
-    for worker in workers:
-        hosts["definition"].setdefault(worker, {"alias": worker.split(".")[0]})
-    return json.dumps(parsed)
-
-_SET_HOST = """
-import sys
-from emhub.data import DataManager
-instance, worker, registered = sys.argv[1:4]
-dm = DataManager(instance)
-dm._user = dm.get_user_by(username="admin")
-form = dm.get_form_by(name="config:hosts")
-hosts = dict(form.definition)
-if registered == "1":
-    hosts.setdefault(worker, {"alias": worker.split(".")[0]})
-else:
-    hosts.pop(worker, None)
-dm.update_form(id=form.id, definition=hosts)
-"""
-
-
-def _toml_pairs(table: Mapping[str, Any]) -> list[str]:
-    """``key = value`` lines; JSON's scalars, strings and inline objects are TOML enough here."""
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
-        return json.dumps(v)
-    return [f"{key} = {value(v)}" for key, v in table.items()]
 
 
 def unavailable(reason: str) -> None:
@@ -372,7 +344,7 @@ def emhub_server() -> Iterator[EMhubServer]:
     """EMhub 1.0.2 + Redis on free ports of 127.0.0.1, for the whole test session."""
     if _failure:  # do not retry a failed start for every test
         unavailable(_failure[0])
-    server = EMhubServer.create()
+    server = EMhubServer.create(extra_workers=FLEET_WORKERS)
     try:
         server.start()
     except (HarnessUnavailable, OSError, subprocess.SubprocessError) as exc:
@@ -383,24 +355,3 @@ def emhub_server() -> Iterator[EMhubServer]:
         yield server
     finally:
         server.stop()
-
-
-def main() -> None:
-    server = EMhubServer.create()
-    try:
-        server.start()
-        print(json.dumps({"url": server.url, "user": server.user, "password": server.password,
-                          "redis_port": server.redis_port, "run_dir": str(server.run_dir),
-                          "workers": server.workers}, indent=1), flush=True)
-        stopped = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopped.set())
-        while not stopped.wait(1):
-            pass
-    finally:
-        server.stop()
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)
