@@ -38,7 +38,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emhub_worker_core.host.main_loop import Host  # noqa: E402
+from emhub_worker_core.host.main_loop import Host, TaskRules  # noqa: E402
 from emhub_worker_core.host.plugin_loader import load_plugins  # noqa: E402
 from emhub_worker_core.sources.emhub import open_source  # noqa: E402
 from tests.harness.emhub_admin import AdminClient, mint_worker_token  # noqa: E402
@@ -106,7 +106,7 @@ def connections_for_100_events(server: EMhubServer, admin: AdminClient) -> tuple
     plugins, router = load_plugins()
     source = open_source({"url": server.url, "user": server.user,
                           "password": server.password}, CONN_WORKER, {})
-    host = Host(router, min_interval=0)  # echo's 100 events, no 5 s floor between them
+    host = Host(router, TaskRules(min_interval=0))  # echo's 100 events, no 5 s floor between them
 
     def run_worker() -> None:
         runner = threading.Thread(target=host.run,
