@@ -42,7 +42,7 @@ from emworker_testkit.emhub_admin import AdminClient, mint_worker_token  # noqa:
 from emworker_testkit.emhub_server import EMhubServer  # noqa: E402
 from emworker_testkit.emhub_worker import WorkerProcess, wait_for  # noqa: E402
 
-from emhub_worker_core.host.main_loop import Host  # noqa: E402
+from emhub_worker_core.host.main_loop import Host, TaskRules  # noqa: E402
 from emhub_worker_core.host.plugin_loader import load_plugins  # noqa: E402
 from emhub_worker_core.sources.emhub import open_source  # noqa: E402
 
@@ -107,7 +107,7 @@ def connections_for_100_events(server: EMhubServer, admin: AdminClient) -> tuple
     plugins, router = load_plugins()
     source = open_source({"url": server.url, "user": server.user,
                           "password": server.password}, CONN_WORKER, {})
-    host = Host(router, min_interval=0)  # echo's 100 events, no 5 s floor between them
+    host = Host(router, TaskRules(min_interval=0))  # echo's 100 events, no 5 s floor between them
 
     def run_worker() -> None:
         runner = threading.Thread(target=host.run,

@@ -9,7 +9,7 @@ import pytest
 from emhub_worker_core import TaskHandler
 from emhub_worker_core.contract.errors import AuthenticationError
 from emhub_worker_core.contract.task import Task
-from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.main_loop import Host, TaskRules
 from tests.test_host import MemorySource, router
 
 
@@ -41,7 +41,7 @@ def test_a_fatal_error_mid_run_still_stops_every_task_and_runs_teardown() -> Non
     source = RevokedSource([Task("1-0", "rec", {}), Task("1-1", "rec", {})], exhaust=False)
     with pytest.raises(AuthenticationError):
         # min_interval 0: the 5 s floor on steps (tested on its own) would only wait here
-        Host(router(rec=Recorder), grace_period=5, min_interval=0).run(source)
+        Host(router(rec=Recorder), TaskRules(min_interval=0), grace_period=5).run(source)
     assert sorted(Recorder.torn_down) == ["1-0", "1-1"]
     for task_id in ("1-0", "1-1"):
         assert source.of(task_id)[-1]["interrupted"] == 1

@@ -10,7 +10,7 @@ from emhub_worker_core import TaskHandler
 from emhub_worker_core.contract.emhub_services import NoServices
 from emhub_worker_core.contract.events import EncodedEvent
 from emhub_worker_core.contract.task import Task
-from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.main_loop import Host, TaskRules
 from emhub_worker_core.host.routing import Claim, Router
 from emhub_worker_core.ops import exit_codes
 from emhub_worker_core.sources.base import TaskSource
@@ -99,7 +99,7 @@ def test_a_task_id_is_never_started_twice() -> None:
     Gate.gate.clear()
     task = Task("1-0", "gate", {})
     source = MemorySource([task], [task], [task])
-    host = Host(router(gate=Gate), min_interval=0)  # the floor has tests of its own
+    host = Host(router(gate=Gate), TaskRules(min_interval=0))  # the floor has tests of its own
     thread = threading.Thread(target=host.run, args=(source,))
     thread.start()
     while source.batches:
@@ -113,12 +113,12 @@ def test_concurrency_limit_per_host_and_per_name() -> None:
     Gate.gate.clear()
     Gate.peak = 0
     tasks = [Task(f"1-{i}", "gate", {}) for i in range(6)]
-    host = Host(router(gate=Gate), max_tasks=3, max_tasks_per_name={"gate": 2},
-                min_interval=0)  # the 5 s floor on steps has tests of its own
+    host = Host(router(gate=Gate), TaskRules(max_tasks=3, max_tasks_per_name={"gate": 2},
+                                                min_interval=0))  # the 5 s floor has tests of its own
     thread = threading.Thread(target=host.run, args=(MemorySource(tasks),))
     thread.start()
     time.sleep(0.3)
-    assert len(host.running) == 2 and len(host.waiting) == 4
+    assert len(host.supervisor.running) == 2 and len(host.supervisor.waiting) == 4
     Gate.gate.set()
     thread.join(10)
     assert not thread.is_alive() and Gate.peak == 2
@@ -152,7 +152,7 @@ def test_handler_stuck_past_grace_period_gives_forced_exit() -> None:
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(host.run(source)))
     thread.start()
-    while not host.running:
+    while not host.supervisor.running:
         time.sleep(0.01)
     host.request_stop()
     thread.join(5)
@@ -198,10 +198,10 @@ def test_each_plugin_gets_its_own_state_folder_below_the_workers(tmp_path: Any) 
 
     tasks = [Task("1", "a", {}), Task("2", "b", {})]
     claims = [Claim("a", None, Remember, "plug-a"), Claim("b", None, Remember, "plug-b")]
-    Host(Router(claims), state_dir=tmp_path, min_interval=0).run(MemorySource(tasks))
+    Host(Router(claims), TaskRules(state_dir=tmp_path, min_interval=0)).run(MemorySource(tasks))
     assert seen == {"plug-a": tmp_path / "plugins" / "plug-a",
                     "plug-b": tmp_path / "plugins" / "plug-b"}
-    Host(Router(claims[:1]), min_interval=0).run(MemorySource([Task("3", "a", {})]))
+    Host(Router(claims[:1]), TaskRules(min_interval=0)).run(MemorySource([Task("3", "a", {})]))
     assert seen["plug-a"] is None  # no worker state folder: none for the plugin either
 
 
@@ -214,3 +214,20 @@ def test_a_source_without_a_link_has_the_protocols_defaults() -> None:
     host = Host(Router([]))
     assert host.run(source) == exit_codes.OK
     assert "connection" not in host.snapshot()
+
+
+def test_the_host_hands_the_supervisor_one_object_and_does_not_mirror_it() -> None:
+    import inspect
+
+    from emhub_worker_core.host.supervisor import Supervisor
+
+    rules = TaskRules(max_tasks=0, min_interval=-1, max_tasks_per_name={"a": 1})
+    host = Host(Router([]), rules)
+    assert host.supervisor.rules is rules
+    assert (rules.max_tasks, rules.min_interval) == (1, 0.0)  # normalised once
+    assert list(inspect.signature(Supervisor).parameters) == [
+        "deliver", "rules", "observers", "changed"]
+    mirrored = [name for name in ("running", "waiting", "failed_tasks", "min_interval",
+                                  "max_tasks", "runner", "state_dir", "plugin_config")
+                if hasattr(Host, name) or name in vars(host)]
+    assert not mirrored

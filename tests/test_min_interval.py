@@ -20,7 +20,7 @@ import pytest
 from emhub_worker_core.contract.errors import ConfigError, TransportError
 from emhub_worker_core.contract.handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
 from emhub_worker_core.contract.task import Task
-from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.main_loop import Host, TaskRules
 from emhub_worker_core.host.routing import Claim, Router
 from emhub_worker_core.host.task_loop import run_task
 from emhub_worker_core.ops import exit_codes
@@ -167,9 +167,9 @@ class SeesFloor(TaskHandler):
 def test_the_host_hands_its_floor_to_every_task() -> None:
     router = Router([Claim("t", None, SeesFloor, "test")])
     source = MemorySource([Task("1-0", "t", {}), Task("1-1", "t", {})])
-    assert Host(router, min_interval=2.5).run(source) == exit_codes.OK
+    assert Host(router, TaskRules(min_interval=2.5)).run(source) == exit_codes.OK
     assert SeesFloor.seen == [2.5, 2.5]
-    assert Host(router).min_interval == DEFAULT_MIN_INTERVAL == 5
+    assert Host(router).supervisor.rules.min_interval == DEFAULT_MIN_INTERVAL == 5
 
 
 def test_configuration_default_file_and_environment(tmp_path: Path) -> None:

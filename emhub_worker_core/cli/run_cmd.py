@@ -121,7 +121,7 @@ def _lock_worker(stack: contextlib.ExitStack, state_dir: Path, worker: str) -> N
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..host.board import TaskBoard
-    from ..host.main_loop import Host
+    from ..host.main_loop import Host, TaskRules
     from ..host.service_monitor import ServiceMonitor
     from ..ops.logs import stderr_is_terminal
     from ..ops.state_file import worker_name, worker_state_dir
@@ -132,13 +132,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.local:  # before anything is sent or written: one process per name
             _lock_worker(stack, worker_state_dir(config), worker_name(config))
         source = open_source(args, config, stack, router)
-        host = Host(router, plugin_config=config.plugin_section,
-                    max_tasks=config.get("worker", "max_tasks"),
-                    max_tasks_per_name=config.get("worker", "max_tasks_per_name"),
-                    grace_period=float(config.get("worker", "grace_period")),
-                    max_iterations=args.iterations,
-                    min_interval=float(config.get("worker", "min_interval")),
-                    state_dir=worker_state_dir(config))
+        rules = TaskRules(plugin_config=config.plugin_section,
+                          max_tasks=config.get("worker", "max_tasks"),
+                          max_tasks_per_name=config.get("worker", "max_tasks_per_name"),
+                          max_iterations=args.iterations,
+                          min_interval=float(config.get("worker", "min_interval")),
+                          state_dir=worker_state_dir(config))
+        host = Host(router, rules, grace_period=float(config.get("worker", "grace_period")))
         if args.local and stderr_is_terminal() and args.events:
             host.observers.append(stack.enter_context(TaskBoard()))
         if not args.local:  # a local run must not overwrite the service's state file

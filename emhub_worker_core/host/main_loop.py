@@ -18,21 +18,17 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
-from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Mapping, Optional
 
-from ..contract.commands import CommandRunner, Runner
 from ..contract.errors import TaskError
 from ..contract.events import EncodedEvent
-from ..contract.handler import DEFAULT_MIN_INTERVAL
 from ..contract.task import Task
 from ..ops import exit_codes
 from ..sources.base import TaskSource
 from .intake import Intake
-from .routing import Claim, Router
-from .supervisor import EventObserver, RunningTask, Supervisor
+from .routing import Router
+from .supervisor import EventObserver, RunningTask, Supervisor, TaskRules
 
 log = logging.getLogger("emworker.host")
 
@@ -43,27 +39,22 @@ TICK_EVERY = 10.0
 #: and STATUS= follow an outage (attempts, last error) as it happens.
 TICK_TROUBLE = 1.0
 
-__all__ = ["EventObserver", "Host", "RunningTask"]
+__all__ = ["EventObserver", "Host", "RunningTask", "TaskRules"]
 
 
 class Host:
     """Runs the tasks of one :class:`TaskSource` through a :class:`Router`."""
 
-    def __init__(self, router: Router, *, plugin_config: Callable[[str], Mapping[str, Any]]
-                 = lambda name: {}, runner: Runner | None = None, max_tasks: int = 16,
-                 max_tasks_per_name: Mapping[str, int] | None = None,
-                 grace_period: float = 30.0, max_iterations: int | None = None,
-                 observers: list[EventObserver] | None = None,
-                 min_interval: float = DEFAULT_MIN_INTERVAL,
-                 state_dir: Optional[Path] = None) -> None:
+    def __init__(self, router: Router, rules: TaskRules | None = None, *,
+                 grace_period: float = 30.0,
+                 observers: list[EventObserver] | None = None) -> None:
         self.router = router
         self.grace_period = grace_period
         self.observers = list(observers or [])
-        self.supervisor = Supervisor(
-            self._deliver, plugin_config=plugin_config, runner=runner or CommandRunner(),
-            max_tasks=max_tasks, max_tasks_per_name=max_tasks_per_name or {},
-            max_iterations=max_iterations, observers=self.observers, changed=self._changed,
-            min_interval=min_interval, state_dir=state_dir)
+        #: the running and waiting tasks, the failure count and the rules they run by
+        #: (``host.supervisor.running``, ``.waiting``, ``.failed_tasks``, ``.rules``)
+        self.supervisor = Supervisor(self._deliver, rules or TaskRules(),
+                                     observers=self.observers, changed=self._changed)
         self._warm_stop = threading.Event()
         self._cold_stop = threading.Event()
         # An RLock: the signal handler (main thread) may take it while the loop holds it.
@@ -81,23 +72,6 @@ class Host:
         self.source_name = ""
 
     # -- what it is doing --------------------------------------------------------------------
-    @property
-    def min_interval(self) -> float:
-        """The admin's floor on every handler's waits (``[worker] min_interval``)."""
-        return self.supervisor.min_interval
-
-    @property
-    def running(self) -> dict[str, RunningTask]:
-        return self.supervisor.running
-
-    @property
-    def waiting(self) -> deque[tuple[Task, Claim]]:
-        return self.supervisor.waiting
-
-    @property
-    def failed_tasks(self) -> int:
-        return self.supervisor.failed_tasks
-
     @property
     def ready_at(self) -> Optional[float]:
         """When the source first answered (``None`` while connecting)."""
@@ -129,7 +103,7 @@ class Host:
             "started": self.started, "ready": self.ready_at, "phase": self.phase,
             "source": self.source_name, "last_poll": self.last_poll,
             "stopping": self.stopping, "tasks": tasks, "waiting": waiting,
-            "failed_tasks": self.failed_tasks}
+            "failed_tasks": self.supervisor.failed_tasks}
         connection = self._connection()
         if connection:
             state["connection"] = connection
@@ -152,7 +126,7 @@ class Host:
             self._cold_stop.set()
         else:
             log.info("stop requested: no new tasks; asking %d running task(s) to stop",
-                     len(self.running))
+                     len(self.supervisor.running))
             self._warm_stop.set()
         self._changed()
 
@@ -195,7 +169,7 @@ class Host:
         if self._warm_stop.is_set() or intake.fatal is not None:
             return True
         with self.supervisor.lock:
-            idle = not self.running and not self.waiting
+            idle = not self.supervisor.running and not self.supervisor.waiting
         return intake.done.is_set() and idle
 
     def _changed(self) -> None:
@@ -231,8 +205,8 @@ class Host:
         self._tick()
         if stuck:
             return exit_codes.FORCED
-        source = self._source
-        if source is not None and source.exhausted and (self.failed_tasks or source.rejected):
+        source, failed = self._source, self.supervisor.failed_tasks
+        if source is not None and source.exhausted and (failed or source.rejected):
             return exit_codes.TASKS_FAILED
         return exit_codes.OK
 

@@ -46,11 +46,12 @@ def status_line(host: Host, snapshot: dict[str, Any] | None = None,
                    f"({connection.get('attempts')} failed call(s)), last error: "
                    f"{connection.get('last_error')}")
     if host.stopping:
-        return f"stopping: {len(host.running)} task(s) still running{trouble}"
+        return f"stopping: {len(host.supervisor.running)} task(s) still running{trouble}"
     if not host.ready_at:
         return f"connecting to the task source{trouble}"
     contact = host.last_poll or host.ready_at  # a long poll returns every ~60 s
-    return (f"{len(host.running)} task(s) running, {len(host.waiting)} waiting; "
+    tasks = host.supervisor
+    return (f"{len(tasks.running)} task(s) running, {len(tasks.waiting)} waiting; "
             f"last contact with the task source {_ago(contact, now)}{trouble}")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from ..contract.commands import Runner
+from ..contract.commands import CommandRunner, Runner
 from ..contract.emhub_services import EMhubServices, NoServices
 from ..contract.events import EncodedEvent, encode_event
 from ..contract.handler import DEFAULT_MIN_INTERVAL, Outcome, TaskContext, TaskHandler
@@ -49,25 +49,39 @@ class RunningTask:
     delivering: Optional[EncodedEvent] = None
 
 
+def _no_plugin_config(name: str) -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class TaskRules:
+    """How the supervisor runs tasks, set once per worker (``[worker]`` and ``--iterations``):
+    the one object the host hands it."""
+
+    #: plugin name -> its ``[plugins.<name>]`` table
+    plugin_config: Callable[[str], Mapping[str, Any]] = _no_plugin_config
+    runner: Runner = field(default_factory=CommandRunner)
+    max_tasks: int = 16
+    max_tasks_per_name: Mapping[str, int] = field(default_factory=dict)
+    max_iterations: int | None = None  # steps per task (local runs); None: to the end
+    #: the admin's floor on every handler's waits (``[worker] min_interval``)
+    min_interval: float = DEFAULT_MIN_INTERVAL
+    #: the worker's state folder; each plugin gets ``plugins/<name>`` below it
+    state_dir: Optional[Path] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_tasks", max(1, self.max_tasks))
+        object.__setattr__(self, "max_tasks_per_name", dict(self.max_tasks_per_name))
+        object.__setattr__(self, "min_interval", max(0.0, self.min_interval))
+
+
 class Supervisor:
     """Starts tasks within ``max_tasks``/``max_tasks_per_name`` and runs each in a thread."""
 
-    def __init__(self, deliver: Deliver, *, plugin_config: Callable[[str], Mapping[str, Any]],
-                 runner: Runner, max_tasks: int, max_tasks_per_name: Mapping[str, int],
-                 max_iterations: int | None, observers: list[EventObserver],
-                 changed: Callable[[], None],
-                 min_interval: float = DEFAULT_MIN_INTERVAL,
-                 state_dir: Optional[Path] = None) -> None:
+    def __init__(self, deliver: Deliver, rules: TaskRules, *,
+                 observers: list[EventObserver], changed: Callable[[], None]) -> None:
         self.deliver = deliver
-        self.plugin_config = plugin_config
-        self.runner = runner
-        self.max_tasks = max(1, max_tasks)
-        self.max_tasks_per_name = dict(max_tasks_per_name)
-        self.max_iterations = max_iterations
-        #: the admin's floor on every handler's waits (``[worker] min_interval``)
-        self.min_interval = max(0.0, min_interval)
-        #: the worker's state folder; each plugin gets ``plugins/<name>`` below it
-        self.state_dir = state_dir
+        self.rules = rules
         self.observers = observers
         self.changed = changed  # tells the main loop that the state changed
         self.services: EMhubServices = NoServices()
@@ -92,9 +106,9 @@ class Supervisor:
             self.failed_tasks += 1
 
     def _can_start(self, task: Task) -> bool:
-        if len(self.running) >= self.max_tasks:
+        if len(self.running) >= self.rules.max_tasks:
             return False
-        limit = self.max_tasks_per_name.get(task.name)
+        limit = self.rules.max_tasks_per_name.get(task.name)
         return limit is None or sum(rt.task.name == task.name
                                     for rt in self.running.values()) < limit
 
@@ -120,11 +134,11 @@ class Supervisor:
         task, claim = rt.task, rt.claim
         # The handler encoded its event already: deliver it as it is (encoded once).
         context = TaskContext(task=task, send=lambda event: self.send(rt, event),
-                              plugin=claim.plugin, config=self.plugin_config(claim.plugin),
-                              services=self.services, runner=self.runner,
-                              stop_event=rt.stop_event, min_interval=self.min_interval,
-                              state_dir=self.state_dir / "plugins" / claim.plugin
-                              if self.state_dir else None)
+                              plugin=claim.plugin, config=self.rules.plugin_config(claim.plugin),
+                              services=self.services, runner=self.rules.runner,
+                              stop_event=rt.stop_event, min_interval=self.rules.min_interval,
+                              state_dir=self.rules.state_dir / "plugins" / claim.plugin
+                              if self.rules.state_dir else None)
         try:
             try:
                 handler = claim.factory(context)
@@ -136,7 +150,7 @@ class Supervisor:
                 rt.outcome = Outcome.FAILED
             else:
                 rt.handler = handler
-                rt.outcome = run_task(handler, max_iterations=self.max_iterations)
+                rt.outcome = run_task(handler, max_iterations=self.rules.max_iterations)
             if rt.outcome is Outcome.FAILED:
                 self.count_failure()
             elif rt.outcome is Outcome.STOPPED and self.closed:
