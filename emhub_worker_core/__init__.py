@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and readers
     from .execution import Outcome
     from .handler import HandlerFactory, TaskContext, TaskHandler
     from .hookspecs import RegisterTask, hookimpl
+    from .plugin_settings import Setting, parse_settings, setting
     from .runner import CommandResult, CommandRunner, Runner, check_result  # noqa: F401
     from .services import EMhubServices
     from .task import Task
@@ -51,6 +52,7 @@ _MODULES = {
     "execution": ("Outcome",),
     "handler": ("HandlerFactory", "TaskContext", "TaskHandler"),
     "hookspecs": ("RegisterTask", "hookimpl"),
+    "plugin_settings": ("Setting", "parse_settings", "setting"),
     "runner": ("CommandResult", "CommandRunner", "Runner", "check_result"),
     "services": ("EMhubServices",),
     "task": ("Task",),
@@ -75,6 +77,8 @@ def __dir__() -> list[str]:
 __all__ = [
     # the hooks and what they receive
     "hookimpl", "RegisterTask", "HandlerFactory",
+    # a plugin's settings, declared once
+    "setting", "Setting", "parse_settings",
     # the handler model
     "TaskHandler", "TaskContext", "Task", "Outcome", "EncodedEvent",
     # what a handler may call

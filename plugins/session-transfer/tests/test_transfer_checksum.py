@@ -19,6 +19,7 @@ from emworker_session_transfer.testkit import (
 )
 
 from emhub_worker_core import ConfigError
+from emhub_worker_core.testing import check_plugin_table
 from emhub_worker_core.testing import run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}
@@ -57,7 +58,7 @@ def test_manifest_records_the_algorithm_by_name(tree: Tree, algorithm: str) -> N
 
 def test_unknown_checksum_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="checksum"):
-        TransferSettings.from_config({"checksum": "md5"})
+        check_plugin_table("session-transfer", {"checksum": "md5"})
 
 
 def _old_format(tree: Tree, corrupt: bool) -> str:
