@@ -37,12 +37,13 @@ class _Parts:
     task_arg: bool
     choices: tuple[Any, ...]
     convert: Optional[Callable[[Any], Any]]
+    unit: str
 
 
 def setting(default: Any, description: str, *, minimum: Optional[float] = None,
             above: Optional[float] = None, maximum: Optional[float] = None,
             task_arg: bool = False, choices: tuple[Any, ...] = (),
-            convert: Optional[Callable[[Any], Any]] = None) -> Any:
+            convert: Optional[Callable[[Any], Any]] = None, unit: str = "") -> Any:
     """One declared setting, as a dataclass field.
 
     :param default: used when neither the table nor (if allowed) the task sets it; a
@@ -56,8 +57,10 @@ def setting(default: Any, description: str, *, minimum: Optional[float] = None,
     :param choices: the only values allowed.
     :param convert: called with the raw value before the type check (e.g. a string to a
         list); its ``ValueError``/``TypeError`` becomes the error naming the key.
+    :param unit: numbers: what they count (``"seconds"``), for the messages and listings.
     """
-    parts = _Parts(description, minimum, above, maximum, task_arg, tuple(choices), convert)
+    parts = _Parts(description, minimum, above, maximum, task_arg, tuple(choices), convert,
+                   unit)
     metadata = {_META: parts}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
@@ -82,6 +85,7 @@ class Setting:
     optional: bool = False                 # ``None`` is a value (``Optional[...]``)
     items: Optional[type] = None           # a tuple's item type
     convert: Optional[Callable[[Any], Any]] = None
+    unit: str = ""                         # what a number counts ("seconds")
 
     @property
     def type_name(self) -> str:
@@ -91,6 +95,19 @@ class Setting:
                  or float not in self.types]
         if self.items is not None:
             names = [f"list of {_TYPE_NAMES.get(self.items, self.items.__name__)}"]
+        unit = f" ({self.unit})" if self.unit else ""
+        return " or ".join(names) + unit + (" or none" if self.optional else "")
+
+    @property
+    def phrase(self) -> str:
+        """The type in a sentence: ``must be <phrase>``."""
+        if self.items is not None:
+            names = [f"a list of {_PLURALS.get(self.items, self.items.__name__)}"]
+        else:
+            names = [_PHRASES.get(t, t.__name__) for t in self.types
+                     if t is not int or float not in self.types]
+            if self.unit and len(names) == 1 and self.types[-1] in (int, float):
+                names = [f"{names[0]} of {self.unit}"]
         return " or ".join(names) + (" or none" if self.optional else "")
 
     def as_json(self) -> dict[str, Any]:
@@ -98,12 +115,16 @@ class Setting:
 
         return {"name": self.name, "type": self.type_name, "default": json_safe(self.default),
                 "description": self.description, "minimum": self.minimum,
-                "above": self.above, "maximum": self.maximum, "task_arg": self.task_arg,
+                "above": self.above, "maximum": self.maximum, "unit": self.unit or None,
+                "task_arg": self.task_arg,
                 "choices": json_safe(list(self.choices)) if self.choices else None}
 
 
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "true/false",
                dict: "table"}
+_PHRASES = {str: "a string", int: "a whole number", float: "a number",
+            bool: "true or false", dict: "a table"}
+_PLURALS = {str: "strings", int: "whole numbers", float: "numbers"}
 
 
 def declared(declaration: Any) -> dict[str, Setting]:
@@ -128,7 +149,7 @@ def declared(declaration: Any) -> dict[str, Setting]:
                                                                   f"{item.name}")
         found[item.name] = Setting(item.name, types, default, parts.description, parts.minimum,
                                    parts.above, parts.maximum, parts.task_arg, parts.choices,
-                                   optional, items, parts.convert)
+                                   optional, items, parts.convert, parts.unit)
     return found
 
 
@@ -201,10 +222,10 @@ def check_value(item: Setting, value: Any, where: str,
         except (TypeError, ValueError) as exc:
             raise error(f"{where}: {exc}") from None
     if not isinstance(value, item.types) or (isinstance(value, bool) and bool not in item.types):
-        raise error(f"{where}: expected {item.type_name}, got {value!r}")
+        raise error(f"{where}: must be {item.phrase}, got {value!r}")
     if isinstance(value, (list, tuple)) and item.items is not None:
         if not all(isinstance(v, item.items) for v in value):
-            raise error(f"{where}: expected {item.type_name}, got {value!r}")
+            raise error(f"{where}: must be {item.phrase}, got {value!r}")
         value = tuple(value)
     elif isinstance(value, (int, float)) and float in item.types:
         value = float(value)
@@ -224,7 +245,8 @@ def _check_bounds(item: Setting, value: float, where: str,
     if item.minimum is not None and value < item.minimum:
         raise error(f"{where}: must be at least {item.minimum:g}, got {value!r}")
     if item.above is not None and value <= item.above:
-        raise error(f"{where}: must be more than {item.above:g}, got {value!r}")
+        more = "positive" if item.above == 0 else f"more than {item.above:g}"
+        raise error(f"{where}: must be {more}, got {value!r}")
     if item.maximum is not None and value > item.maximum:
         raise error(f"{where}: must be at most {item.maximum:g}, got {value!r}")
 

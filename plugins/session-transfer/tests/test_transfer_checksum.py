@@ -8,7 +8,6 @@ import random
 import pytest
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.settings import TransferSettings
 from emworker_session_transfer.stats import SessionStats, raw_info
 from emworker_session_transfer.testkit import (
     FakeClock,
@@ -19,8 +18,7 @@ from emworker_session_transfer.testkit import (
 )
 
 from emhub_worker_core import ConfigError
-from emhub_worker_core.testing import check_plugin_table
-from emhub_worker_core.testing import run_handler
+from emhub_worker_core.testing import check_plugin_table, run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}
 
