@@ -94,7 +94,8 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
 def emworker_plugin_settings() -> Optional[Union[type, Mapping[str, str]]]:
     """Declare the settings of this plugin's ``[plugins.<name>]`` table, once.
 
-    Return a frozen dataclass whose fields are :func:`~emhub_worker_core.setting`
+    Fires once per plugin when a configuration is checked or shown (``emworker run``,
+    ``emworker check``, ``emworker plugins list --json``). Return a frozen dataclass whose fields are :func:`~emhub_worker_core.setting`
     (annotation = type; default, description, bounds, and whether a task argument may
     override it). The core then reads the table by it with the rules of its own
     sections: ``emworker run`` refuses an unknown key or a bad value before any task

@@ -302,7 +302,7 @@ def run_hook_example(ex: Example, box: Sandbox) -> None:
 
     module = types.ModuleType("emworker_session_transfer.doc_example")
     module.__package__ = "emworker_session_transfer"
-    module.__dict__.update(hookimpl=hookimpl, TransferHandler=TransferHandler, ABOUT={})
+    module.__dict__.update(hookimpl=hookimpl, TransferHandler=TransferHandler)
     exec(compile(ex.text, f"{ex.path}:{ex.line}", "exec"), module.__dict__)  # noqa: S102
     registered: list[tuple[Any, ...]] = []
     if "emworker_register_tasks" in module.__dict__:
@@ -312,8 +312,10 @@ def run_hook_example(ex: Example, box: Sandbox) -> None:
     elif "emworker_worker_specs" in module.__dict__:
         assert module.emworker_worker_specs() == {"slurm": "22.05.8"}
     else:
-        declared = module.emworker_plugin_settings()
-        assert "raw_root" in declared and "quiet_seconds" in declared
+        from emhub_worker_core.plugin_settings import declared
+
+        settings = declared(module.emworker_plugin_settings())
+        assert settings["quiet_seconds"].default == 60 and settings["raw_root"].types == (str,)
 
 
 def check_plugin_api_pin(ex: Example, box: Sandbox) -> None:
@@ -385,12 +387,14 @@ def hello_plugin(ex: Example, box: Sandbox) -> None:
     (package / "handler.py").write_text((package / "plugin.py").read_text())
     (package / "plugin.py").write_text(example(page, "# emworker_hello/plugin.py").text)
     config = box.root / "hello.toml"
-    config.write_text('[plugins.hello]\ngreting = "hi"\n')
+    config.write_text('[plugins.hello]\ngreting = "hi"\nsteps = 0\n')
     proc = box.bash([(f"cd {project}", frozenset({0})), ("pip install -e .", frozenset({0})),
                      (f"emworker --config {config} check --no-emhub", frozenset({3})),
                      ("emworker run --local tasks.toml --iterations 1", frozenset({0}))])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "plugins.hello.greting: unknown key (did you mean 'greeting'?)" in proc.stdout
+    assert "plugins.hello.steps: must be at least 1, got 0" in proc.stdout
+    assert 'steps (integer = 3, task arg too): steps before done' in proc.stdout
     assert '"greeting": "hello EMhub"' in proc.stdout
 
 
@@ -429,7 +433,7 @@ PLANS: dict[str, Plan] = {
     "docs/getting-started.rst:bfe8aca904": Shell(output=('"name": "frames-monitor"',)),
     "docs/hooks.rst:28e12f4569": Custom(run_hook_example),
     "docs/hooks.rst:10e3722b73": Custom(run_hook_example),
-    "docs/hooks.rst:cc44100837": Custom(run_hook_example),
+    "docs/hooks.rst:c97951fbb5": Custom(run_hook_example),
     "docs/local-runs.rst:5f43ba6215": Shell(setup="local-runs"),
     "docs/local-runs.rst:beaf023865": Tasks(),
     "docs/local-runs.rst:70609d98f3": Custom(run_local_event_lines),
@@ -452,12 +456,13 @@ PLANS: dict[str, Plan] = {
     "docs/testing-kit.rst:69ab682628": Python(),
     "docs/testing-kit.rst:da4a98c241": Python(),
     "docs/testing-kit.rst:358378ddb2": Python(),
+    "docs/testing-kit.rst:8000f6a54f": Python(),
     "docs/api.rst:26ea8ff4a0": Python(),
     "docs/troubleshooting.rst:7ae42c1d00": Shell(setup="quickstart", emhub=True,
                                                  output=("all checks passed",)),
     "docs/writing-plugins.rst:3129706998": Custom(hello_plugin),
     "docs/writing-plugins.rst:8c5fcca1ac": PartOf(HELLO),
-    "docs/writing-plugins.rst:c60fac279d": PartOf(HELLO),
+    "docs/writing-plugins.rst:ec4355822a": PartOf(HELLO),
     "docs/writing-plugins.rst:25e6e84e36": PartOf(HELLO),
     "docs/writing-plugins.rst:c62c46f263": PartOf(HELLO),
     "docs/writing-plugins.rst:c61a11f981": PartOf(HELLO),
