@@ -89,26 +89,34 @@ class Setting:
 
     @property
     def type_name(self) -> str:
-        if not self.types:
-            return "any"
-        names = [_TYPE_NAMES.get(t, t.__name__) for t in self.types if t is not int
-                 or float not in self.types]
-        if self.items is not None:
-            names = [f"list of {_TYPE_NAMES.get(self.items, self.items.__name__)}"]
-        unit = f" ({self.unit})" if self.unit else ""
-        return " or ".join(names) + unit + (" or none" if self.optional else "")
+        """The type as ``check`` and ``plugins list --json`` show it (``number of seconds``)."""
+        return self._words(_TYPE_NAMES, "list of {}", _PLURALS) if self.types else "any"
 
     @property
     def phrase(self) -> str:
-        """The type in a sentence: ``must be <phrase>``."""
+        """The type in a sentence: ``must be <phrase>`` (``a number of seconds``)."""
+        return self._words(_PHRASES, "a list of {}", _PLURALS)
+
+    def _words(self, names_of: Mapping[type, str], list_form: str,
+               items_of: Mapping[type, str]) -> str:
         if self.items is not None:
-            names = [f"a list of {_PLURALS.get(self.items, self.items.__name__)}"]
+            names = [list_form.format(items_of.get(self.items, self.items.__name__))]
         else:
-            names = [_PHRASES.get(t, t.__name__) for t in self.types
-                     if t is not int or float not in self.types]
+            names = [names_of.get(t, t.__name__) for t in self.types
+                     if t is not int or float not in self.types]  # a float takes an int
             if self.unit and len(names) == 1 and self.types[-1] in (int, float):
                 names = [f"{names[0]} of {self.unit}"]
         return " or ".join(names) + (" or none" if self.optional else "")
+
+    @property
+    def bounds(self) -> str:
+        """``at least 1``, ``one of 'a', 'b'``...: what a value must also be ("" if nothing)."""
+        parts = [f"{word} {value:g}" for word, value in (
+            ("at least", self.minimum), ("more than", self.above), ("at most", self.maximum))
+            if value is not None]
+        if self.choices:
+            parts.append("one of " + ", ".join(map(repr, self.choices)))
+        return ", ".join(parts)
 
     def as_json(self) -> dict[str, Any]:
         from .events import json_safe
@@ -223,6 +231,7 @@ def check_value(item: Setting, value: Any, where: str,
             raise error(f"{where}: {exc}") from None
     if not isinstance(value, item.types) or (isinstance(value, bool) and bool not in item.types):
         raise error(f"{where}: must be {item.phrase}, got {value!r}")
+    given = value  # messages show what was written (0, not 0.0)
     if isinstance(value, (list, tuple)) and item.items is not None:
         if not all(isinstance(v, item.items) for v in value):
             raise error(f"{where}: must be {item.phrase}, got {value!r}")
@@ -233,22 +242,22 @@ def check_value(item: Setting, value: Any, where: str,
         raise error(f"{where}: must be one of {', '.join(map(repr, item.choices))}, "
                     f"got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        _check_bounds(item, value, where, error)
+        _check_bounds(item, value, given, where, error)
     return value
 
 
-def _check_bounds(item: Setting, value: float, where: str,
+def _check_bounds(item: Setting, value: float, given: Any, where: str,
                   error: type[ConfigError] | type[TaskError]) -> None:
     bounded = item.minimum is not None or item.above is not None or item.maximum is not None
     if bounded and not math.isfinite(value):  # NaN passes every comparison: refuse it
-        raise error(f"{where}: must be a finite number, got {value!r}")
+        raise error(f"{where}: must be a finite number, got {given!r}")
     if item.minimum is not None and value < item.minimum:
-        raise error(f"{where}: must be at least {item.minimum:g}, got {value!r}")
+        raise error(f"{where}: must be at least {item.minimum:g}, got {given!r}")
     if item.above is not None and value <= item.above:
         more = "positive" if item.above == 0 else f"more than {item.above:g}"
-        raise error(f"{where}: must be {more}, got {value!r}")
+        raise error(f"{where}: must be {more}, got {given!r}")
     if item.maximum is not None and value > item.maximum:
-        raise error(f"{where}: must be at most {item.maximum:g}, got {value!r}")
+        raise error(f"{where}: must be at most {item.maximum:g}, got {given!r}")
 
 
 __all__ = ["Setting", "check_value", "declared", "parse_settings", "setting"]

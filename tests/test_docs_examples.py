@@ -394,7 +394,7 @@ def hello_plugin(ex: Example, box: Sandbox) -> None:
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "plugins.hello.greting: unknown key (did you mean 'greeting'?)" in proc.stdout
     assert "plugins.hello.steps: must be at least 1, got 0" in proc.stdout
-    assert 'steps (integer = 3, task arg too): steps before done' in proc.stdout
+    assert 'steps (integer = 3, at least 1, task arg too): steps before done' in proc.stdout
     assert '"greeting": "hello EMhub"' in proc.stdout
 
 

@@ -95,8 +95,10 @@ def settings_line(plugins: PluginSet, name: str) -> str:
     lines = [f"[plugins.{name}] settings:"]
     for item in settings.values():
         default = "" if not item.types else f" = {_shown(item.default)}"
+        rules = f", {item.bounds}" if item.bounds else ""
         task = ", task arg too" if item.task_arg else ""
-        lines.append(f"    {item.name} ({item.type_name}{default}{task}): {item.description}")
+        lines.append(f"    {item.name} ({item.type_name}{default}{rules}{task}): "
+                     f"{item.description}")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from emhub_worker_core import RegisterTask, hookimpl
 
+
 @hookimpl
 def emworker_register_tasks(register: RegisterTask) -> None:
     # "frames" is the name stock EMhub gives this task.
