@@ -12,8 +12,15 @@ from typing import Any, Mapping, Optional
 
 import pytest
 
-from emhub_worker_core import ConfigError, Outcome, TaskError, TaskHandler, hookimpl, \
-    parse_settings, setting
+from emhub_worker_core import (
+    ConfigError,
+    Outcome,
+    TaskError,
+    TaskHandler,
+    hookimpl,
+    parse_settings,
+    setting,
+)
 from emhub_worker_core.cli.check_cmd import settings_line
 from emhub_worker_core.config import load_config
 from emhub_worker_core.plugin_config import plugin_table_problems
