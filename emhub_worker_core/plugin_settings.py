@@ -13,7 +13,9 @@ settings).
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -145,6 +147,11 @@ def declared(declaration: Any) -> dict[str, Setting]:
     if not (isinstance(declaration, type) and dataclasses.is_dataclass(declaration)):
         raise TypeError(f"expected a dataclass of setting() fields or a mapping of setting "
                         f"names, got {type(declaration).__name__}")
+    return dict(_of_dataclass(declaration))
+
+
+@functools.lru_cache(maxsize=None)  # read once per class, not once per task
+def _of_dataclass(declaration: type) -> dict[str, Setting]:
     hints = typing.get_type_hints(declaration)
     found = {}
     for item in dataclasses.fields(declaration):
@@ -178,8 +185,7 @@ def _runtime_types(hint: Any, where: str) -> tuple[tuple[type, ...], bool, Optio
         return (hint,), False, None
     if origin is tuple and len(members) == 2 and members[1] is Ellipsis:
         return (list, tuple), False, members[0]
-    if hint is dict or origin in (dict, Mapping, typing.Mapping) or \
-            getattr(origin, "__name__", "") == "Mapping":
+    if hint is dict or origin in (dict, collections.abc.Mapping):
         return (dict,), False, None
     raise TypeError(f"{where}: {hint!r} is not a setting type (str, int, float, bool, "
                     f"tuple[str, ...], Mapping, or Optional of one)")
@@ -238,6 +244,8 @@ def check_value(item: Setting, value: Any, where: str,
         value = tuple(value)
     elif isinstance(value, (int, float)) and float in item.types:
         value = float(value)
+    elif isinstance(value, dict):
+        value = dict(value)  # the instance's own, not the configuration's
     if item.choices and value not in item.choices:
         raise error(f"{where}: must be one of {', '.join(map(repr, item.choices))}, "
                     f"got {value!r}")
