@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from .errors import CommandNotFound
-from .events import EncodedEvent
-from .execution import Outcome, run_task
-from .handler import HandlerFactory, TaskContext, TaskHandler
-from .runner import CommandResult, check_result
-from .services import InMemoryServices
-from .task import Task
+from .contract.commands import CommandResult, check_result
+from .contract.emhub_services import InMemoryServices
+from .contract.errors import CommandNotFound
+from .contract.events import EncodedEvent
+from .contract.handler import HandlerFactory, Outcome, TaskContext, TaskHandler
+from .contract.task import Task
+from .host.task_loop import run_task
 
 _ids = itertools.count(1)
 
@@ -189,10 +189,10 @@ def check_plugin_table(plugin: str, table: Mapping[str, Any]) -> None:
     """Check ``[plugins.<plugin>]`` = ``table`` against the installed plugin's declaration
     as ``emworker run`` does before any task: :class:`ConfigError` naming each unknown key
     or bad value (nothing raised when the table is fine)."""
-    from .config import Config
-    from .errors import ConfigError
-    from .plugin_config import plugin_table_problems
-    from .plugins import PluginSet, iter_entry_points
+    from .contract.errors import ConfigError
+    from .host.plugin_loader import PluginSet, iter_entry_points
+    from .host.plugin_tables import plugin_table_problems
+    from .ops.config import Config
 
     plugins = PluginSet()
     plugins.load_entry_points(ref for ref in iter_entry_points() if ref.name == plugin)

@@ -312,7 +312,7 @@ def run_hook_example(ex: Example, box: Sandbox) -> None:
     elif "emworker_worker_specs" in module.__dict__:
         assert module.emworker_worker_specs() == {"slurm": "22.05.8"}
     else:
-        from emhub_worker_core.plugin_settings import declared
+        from emhub_worker_core.contract.plugin_settings import declared
 
         settings = declared(module.emworker_plugin_settings())
         assert settings["quiet_seconds"].default == 60 and settings["raw_root"].types == (str,)

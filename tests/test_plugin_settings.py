@@ -22,10 +22,10 @@ from emhub_worker_core import (
     setting,
 )
 from emhub_worker_core.cli.check_cmd import settings_line
-from emhub_worker_core.config import load_config
-from emhub_worker_core.plugin_config import plugin_table_problems
-from emhub_worker_core.plugin_settings import declared
-from emhub_worker_core.plugins import PluginSet
+from emhub_worker_core.contract.plugin_settings import declared
+from emhub_worker_core.host.plugin_loader import PluginSet
+from emhub_worker_core.host.plugin_tables import plugin_table_problems
+from emhub_worker_core.ops.config import load_config
 from emhub_worker_core.testing import run_handler
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
-from emhub_worker_core.services import InMemoryServices
+from emhub_worker_core.contract.emhub_services import InMemoryServices
 
 
 class Recorder(Mapping[str, Any]):
@@ -79,7 +79,7 @@ BUILTIN = ["emworker_cluster_lsf", "emworker_cluster_slurm", "emworker_frames_mo
 
 @pytest.mark.parametrize("package", sorted(READERS))
 def test_declared_keys_are_the_keys_read(package: str) -> None:
-    from emhub_worker_core.plugin_settings import declared
+    from emhub_worker_core.contract.plugin_settings import declared
 
     plugin = __import__(f"{package}.plugin", fromlist=["plugin"])
     settings = declared(plugin.emworker_plugin_settings())
@@ -95,7 +95,7 @@ def test_every_builtin_declares_typed_described_settings(package: str) -> None:
     import dataclasses
 
     from emhub_worker_core import parse_settings
-    from emhub_worker_core.plugin_settings import declared
+    from emhub_worker_core.contract.plugin_settings import declared
 
     plugin = __import__(f"{package}.plugin", fromlist=["plugin"])
     declaration = plugin.emworker_plugin_settings()
@@ -108,8 +108,8 @@ def test_every_builtin_declares_typed_described_settings(package: str) -> None:
 
 
 def test_plugin_modules_name_their_handlers_as_strings() -> None:
-    from emhub_worker_core.lazy import LazyFactory
-    from emhub_worker_core.plugins import load_plugins
+    from emhub_worker_core.host.lazy_handlers import LazyFactory
+    from emhub_worker_core.host.plugin_loader import load_plugins
 
     plugins, router = load_plugins()
     builtin = {"frames-monitor", "session-transfer", "cluster-lsf", "cluster-slurm",

@@ -10,7 +10,7 @@ from typing import Any, Iterator, NamedTuple
 
 import pytest
 
-from emhub_worker_core.plugin_settings import Setting, declared
+from emhub_worker_core.contract.plugin_settings import Setting, declared
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS = {"cluster-lsf": "emworker_cluster_lsf", "cluster-slurm": "emworker_cluster_slurm",

@@ -7,7 +7,7 @@ its own sections (``config.SECTIONS``: exact types, an int for a float, no bool 
 number, a minimum that NaN and infinity do not pass), and hands the handler the instance
 (:meth:`TaskHandler.read_settings <emhub_worker_core.handler.TaskHandler.read_settings>`).
 Unknown keys of the table are reported once, by the core, before any task runs
-(``plugin_config``); unknown task arguments are the handler's own (a task carries more than
+(``host.plugin_tables``); unknown task arguments are the handler's own (a task carries more than
 settings).
 """
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from .config import did_you_mean
-from .errors import ConfigError
-from .plugin_settings import parse_settings
-from .plugins import STATUS_DISABLED
+from ..contract.errors import ConfigError
+from ..contract.plugin_settings import parse_settings
+from ..ops.config import did_you_mean
+from .plugin_loader import STATUS_DISABLED
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .plugins import PluginSet
+    from ..ops.config import Config
+    from .plugin_loader import PluginSet
 
 
 class TableProblem(NamedTuple):
