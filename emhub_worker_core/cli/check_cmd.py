@@ -106,7 +106,7 @@ def _shown(value: object) -> str:
     """A default as TOML would spell it (``true``, ``"cryo"``, ``[".eer"]``)."""
     import json
 
-    from ..events import json_safe
+    from ..contract.events import json_safe
 
     return "unset" if value is None else json.dumps(json_safe(value))
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from .common import plugins_from, prepare
 
 if TYPE_CHECKING:
-    from ..plugins import PluginInfo, PluginSet
+    from ..host.plugin_loader import PluginInfo, PluginSet
 
 
 def add_parser(commands: Any) -> None:
@@ -58,7 +58,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def settings_json(plugins: PluginSet, info: PluginInfo) -> list[dict[str, Any]] | None:
     """The plugin's declared settings (``None``: not loaded, or it declares none)."""
-    from ..plugins import STATUS_CONFLICT, STATUS_OK
+    from ..host.plugin_loader import STATUS_CONFLICT, STATUS_OK
 
     if info.status not in (STATUS_OK, STATUS_CONFLICT):
         return None
