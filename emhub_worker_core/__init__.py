@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and readers
     from .contract.events import EncodedEvent, encode_event  # noqa: F401  (internal use)
     from .contract.handler import HandlerFactory, Outcome, TaskContext, TaskHandler
     from .contract.hooks import RegisterTask, hookimpl
+    from .contract.plugin_settings import Setting, parse_settings, setting
     from .contract.task import Task
 
 #: module -> the public names it defines (``encode_event`` and ``CommandRunner`` stay
@@ -49,6 +50,7 @@ _MODULES = {
     "contract.events": ("EncodedEvent", "encode_event"),
     "contract.handler": ("HandlerFactory", "Outcome", "TaskContext", "TaskHandler"),
     "contract.hooks": ("RegisterTask", "hookimpl"),
+    "contract.plugin_settings": ("Setting", "parse_settings", "setting"),
     "contract.commands": ("CommandResult", "CommandRunner", "Runner", "check_result"),
     "contract.emhub_services": ("EMhubServices",),
     "contract.task": ("Task",),
@@ -73,6 +75,8 @@ def __dir__() -> list[str]:
 __all__ = [
     # the hooks and what they receive
     "hookimpl", "RegisterTask", "HandlerFactory",
+    # a plugin's settings, declared once
+    "setting", "Setting", "parse_settings",
     # the handler model
     "TaskHandler", "TaskContext", "Task", "Outcome", "EncodedEvent",
     # what a handler may call

@@ -185,9 +185,28 @@ class FakeRunner:
         return check_result(result) if check else result
 
 
+def check_plugin_table(plugin: str, table: Mapping[str, Any]) -> None:
+    """Check ``[plugins.<plugin>]`` = ``table`` against the installed plugin's declaration
+    as ``emworker run`` does before any task: :class:`ConfigError` naming each unknown key
+    or bad value (nothing raised when the table is fine)."""
+    from .contract.errors import ConfigError
+    from .host.plugin_loader import PluginSet, iter_entry_points
+    from .host.plugin_tables import plugin_table_problems
+    from .ops.config import Config
+
+    plugins = PluginSet()
+    plugins.load_entry_points(ref for ref in iter_entry_points() if ref.name == plugin)
+    if plugin not in plugins.infos:
+        raise LookupError(f"no plugin {plugin!r} is installed")
+    config = Config(values={"plugins": {"config": {plugin: dict(table)}}})
+    problems = plugin_table_problems(config, plugins)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 __all__ = ["FakeEMhub", "FakeRunner", "FakeClock", "HandlerRun", "Outcome", "make_context",
            "make_task", "run_handler", "run_task", "as_unprivileged", "UNPRIVILEGED_UID",
-           "reachable_tmp_dir"]
+           "reachable_tmp_dir", "check_plugin_table"]
 
 
 #: The account :func:`as_unprivileged` runs as (``nobody`` on Debian).

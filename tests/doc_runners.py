@@ -292,7 +292,7 @@ def run_hook_example(ex: Example, box: Sandbox) -> None:
 
     module = types.ModuleType("emworker_session_transfer.doc_example")
     module.__package__ = "emworker_session_transfer"
-    module.__dict__.update(hookimpl=hookimpl, TransferHandler=TransferHandler, ABOUT={})
+    module.__dict__.update(hookimpl=hookimpl, TransferHandler=TransferHandler)
     exec(compile(ex.text, f"{ex.path}:{ex.line}", "exec"), module.__dict__)  # noqa: S102
     registered: list[tuple[Any, ...]] = []
     if "emworker_register_tasks" in module.__dict__:
@@ -302,8 +302,10 @@ def run_hook_example(ex: Example, box: Sandbox) -> None:
     elif "emworker_worker_specs" in module.__dict__:
         assert module.emworker_worker_specs() == {"slurm": "22.05.8"}
     else:
-        declared = module.emworker_plugin_settings()
-        assert "raw_root" in declared and "quiet_seconds" in declared
+        from emhub_worker_core.contract.plugin_settings import declared
+
+        settings = declared(module.emworker_plugin_settings())
+        assert settings["quiet_seconds"].default == 60 and settings["raw_root"].types == (str,)
 
 
 def check_plugin_api_pin(ex: Example, box: Sandbox) -> None:
@@ -375,10 +377,12 @@ def hello_plugin(ex: Example, box: Sandbox) -> None:
     (package / "handler.py").write_text((package / "plugin.py").read_text())
     (package / "plugin.py").write_text(example(page, "# emworker_hello/plugin.py").text)
     config = box.root / "hello.toml"
-    config.write_text('[plugins.hello]\ngreting = "hi"\n')
+    config.write_text('[plugins.hello]\ngreting = "hi"\nsteps = 0\n')
     proc = box.bash([(f"cd {project}", frozenset({0})), ("pip install -e .", frozenset({0})),
                      (f"emworker --config {config} check --no-emhub", frozenset({3})),
                      ("emworker run --local tasks.toml --iterations 1", frozenset({0}))])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "plugins.hello.greting: unknown key (did you mean 'greeting'?)" in proc.stdout
+    assert "plugins.hello.steps: must be at least 1, got 0" in proc.stdout
+    assert 'steps (integer = 3, at least 1, task arg too): steps before done' in proc.stdout
     assert '"greeting": "hello EMhub"' in proc.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -69,10 +70,15 @@ def test_check_lists_the_keys_of_each_plugin(worker_env: dict[str, str],
     config = tmp_path / "c.toml"
     config.write_text(f'[worker]\nstate_dir = "{tmp_path}"\n[plugins]\ndisable = ["broken"]\n')
     result = check(worker_env, config, "--no-emhub")
-    lines = {line.split(":", 1)[0]: line for line in result.stdout.splitlines()}
-    assert lines["ok plugin frames-monitor"].endswith(
-        "[plugins.frames-monitor] keys: allowed_roots, expect_mount, heartbeat, hot_window, "
-        "min_period, movie_suffixes, period, root, scan_threads, usage_step")
+    output = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(output) if line.startswith("ok plugin frames-"))
+    assert output[start].endswith("[plugins.frames-monitor] settings:")
+    below = list(itertools.takewhile(lambda line: line.startswith("    "), output[start + 1:]))
+    keys = sorted(line.split()[0] for line in below)
+    assert keys == ["allowed_roots", "expect_mount", "heartbeat", "hot_window", "min_period",
+                    "movie_suffixes", "period", "root", "scan_threads", "usage_step"]
+    assert "    period (number of seconds = 30.0, more than 0, task arg too): seconds " \
+        "between two scans (never below min_period)" in output
 
 
 def test_unwritable_state_folder(worker_env: dict[str, str], tmp_path: Path) -> None:

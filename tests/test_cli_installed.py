@@ -22,14 +22,19 @@ def test_plugins_list_shows_example_ok_and_broken_failed(worker_env: dict[str, s
     result = emworker(worker_env, "plugins", "list", "--json")
     assert result.returncode == 0, result.stderr
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    echo_settings = plugins["echo"].pop("settings")
     assert plugins["echo"] == {"name": "echo", "distribution": "emworker-echo",
                                "version": "0.1.0", "tasks": ["echo"], "status": "ok",
                                "error": None}
+    assert [(s["name"], s["type"], s["default"]) for s in echo_settings] == [
+        ("prefix", "string", ""), ("message", "string", "hello"), ("repeat", "integer", 3),
+        ("interval", "number of seconds", 1.0)]
     broken = plugins["broken"]
     assert broken["status"] == "failed" and broken["distribution"] == "emworker-broken"
     assert "No module named 'emworker_missing_dependency'" in broken["error"]
-    assert all(set(p) == {"name", "distribution", "version", "tasks", "status", "error"}
-               for p in plugins.values())
+    assert broken["settings"] is None  # not loaded: nothing declared
+    assert all(set(p) - {"settings"} == {"name", "distribution", "version", "tasks", "status",
+                                         "error"} for p in plugins.values())
 
 
 def test_plugins_list_table_never_crashes(worker_env: dict[str, str]) -> None:

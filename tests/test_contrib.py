@@ -82,4 +82,4 @@ def test_plugin_template_copied_renamed_installed_and_run(tmp_path: Path,
                             str(project / "tests")], env=env, capture_output=True,
                            text=True, cwd=project)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout

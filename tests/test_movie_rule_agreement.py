@@ -88,7 +88,7 @@ def session_transfer_counts(frames_root: Path) -> tuple[int, int, Path]:
 
 def session_otf_count(raw_folder: Path) -> int:
     clock = Ticking()
-    movies = SettledMovies(raw_folder, OtfSettings.from_config({}).is_movie, 0.0, clock)
+    movies = SettledMovies(raw_folder, OtfSettings().is_movie, 0.0, clock)
     movies.scan()   # first sight
     movies.scan()   # unchanged since: settled
     return len(movies.settled)

@@ -1,7 +1,8 @@
 """The built-in plugins declare exactly the ``[plugins.<name>]`` keys their code reads.
 
 Each plugin's settings reader is handed a mapping that records every key looked up; the
-declaration (``emworker_plugin_settings``) must name exactly those, each described.
+declaration (``emworker_plugin_settings``, a dataclass of ``setting()`` fields) must name
+exactly those, each typed and described.
 """
 
 from __future__ import annotations
@@ -46,42 +47,64 @@ def read_frames(config: Recorder) -> None:
     load_settings({"root": "/data/frames"}, config, services)
 
 
-def read_slurm(config: Recorder) -> None:
-    from emworker_cluster_slurm.settings import Settings
+def handler_setup(factory: Any) -> Callable[[Recorder], None]:
+    """The handler's own setup, reading its table from ``config``."""
+    def read(config: Recorder) -> None:
+        from emhub_worker_core.testing import make_context
 
-    Settings.from_task({}, config)
+        context = make_context({"name": "x"})
+        context.config = config
+        factory(context).setup()
+    return read
+
+
+def read_slurm(config: Recorder) -> None:
+    from emworker_cluster_slurm.handler import ClusterSlurmHandler
+
+    handler_setup(ClusterSlurmHandler)(config)
 
 
 def read_lsf(config: Recorder) -> None:
-    from emworker_cluster_lsf.handler import read_settings
+    from emworker_cluster_lsf.handler import ClusterLSFHandler
 
-    read_settings({}, config)
+    handler_setup(ClusterLSFHandler)(config)
 
 
 READERS: dict[str, Callable[[Recorder], None]] = {
     "emworker_frames_monitor": read_frames, "emworker_cluster_slurm": read_slurm,
     "emworker_cluster_lsf": read_lsf}
+BUILTIN = ["emworker_cluster_lsf", "emworker_cluster_slurm", "emworker_frames_monitor",
+           "emworker_session_otf", "emworker_session_transfer"]
 
 
 @pytest.mark.parametrize("package", sorted(READERS))
 def test_declared_keys_are_the_keys_read(package: str) -> None:
+    from emhub_worker_core.contract.plugin_settings import declared
+
     plugin = __import__(f"{package}.plugin", fromlist=["plugin"])
-    declared = plugin.emworker_plugin_settings()
+    settings = declared(plugin.emworker_plugin_settings())
     config = Recorder()
     READERS[package](config)
-    assert set(declared) == config.asked
-    assert all(text and text != "(undocumented)" for text in declared.values()), declared
+    assert set(settings) == config.asked
 
 
-@pytest.mark.parametrize("package, settings_class", [
-    ("emworker_session_transfer", "TransferSettings"), ("emworker_session_otf", "OtfSettings")])
-def test_dataclass_settings_are_declared_field_for_field(package: str,
-                                                         settings_class: str) -> None:
+@pytest.mark.parametrize("package", BUILTIN)
+def test_every_builtin_declares_typed_described_settings(package: str) -> None:
+    """A dataclass of setting() fields (not the older name -> text mapping), each typed
+    and described, and its defaults pass its own rules."""
+    import dataclasses
+
+    from emhub_worker_core import parse_settings
+    from emhub_worker_core.contract.plugin_settings import declared
+
     plugin = __import__(f"{package}.plugin", fromlist=["plugin"])
-    settings = __import__(f"{package}.settings", fromlist=["settings"])
-    declared = plugin.emworker_plugin_settings()
-    assert set(declared) == set(getattr(settings, settings_class).__dataclass_fields__)
-    assert all(text and text != "(undocumented)" for text in declared.values()), declared
+    declaration = plugin.emworker_plugin_settings()
+    assert dataclasses.is_dataclass(declaration) and isinstance(declaration, type)
+    settings = declared(declaration)
+    assert settings and all(s.types and s.description for s in settings.values()), settings
+    defaults = {name: s.default for name, s in settings.items()}
+    assert dataclasses.asdict(parse_settings(declaration, defaults)) == \
+        dataclasses.asdict(declaration())
 
 
 def test_plugin_modules_name_their_handlers_as_strings() -> None:

@@ -85,11 +85,30 @@ def check_plugins(config: Config) -> list[Check]:
 
 
 def settings_line(plugins: PluginSet, name: str) -> str:
-    """The keys of the plugin's ``[plugins.<name>]`` table, as the admin may write them."""
-    declared = plugins.declared_settings(name)
-    if declared is None:
+    """The plugin's ``[plugins.<name>]`` settings as the admin may write them: one line
+    each below the plugin's, with type, default and description."""
+    settings = plugins.settings(name)
+    if settings is None:
         return f"[plugins.{name}] keys not declared"
-    return f"[plugins.{name}] keys: {', '.join(sorted(declared)) or 'none'}"
+    if not settings:
+        return f"[plugins.{name}] keys: none"
+    lines = [f"[plugins.{name}] settings:"]
+    for item in settings.values():
+        default = "" if not item.types else f" = {_shown(item.default)}"
+        rules = f", {item.bounds}" if item.bounds else ""
+        task = ", task arg too" if item.task_arg else ""
+        lines.append(f"    {item.name} ({item.type_name}{default}{rules}{task}): "
+                     f"{item.description}")
+    return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    """A default as TOML would spell it (``true``, ``"cryo"``, ``[".eer"]``)."""
+    import json
+
+    from ..contract.events import json_safe
+
+    return "unset" if value is None else json.dumps(json_safe(value))
 
 
 def check_state_dir(config: Config) -> Check:

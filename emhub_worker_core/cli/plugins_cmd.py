@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .common import plugins_from, prepare
+
+if TYPE_CHECKING:
+    from ..host.plugin_loader import PluginInfo, PluginSet
 
 
 def add_parser(commands: Any) -> None:
@@ -26,7 +29,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        json.dump([i.as_json() for i in infos], sys.stdout, indent=2)
+        json.dump([{**i.as_json(), "settings": settings_json(plugins, i)} for i in infos],
+                  sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     columns = ("name", "distribution", "version", "tasks", "status", "error")
@@ -50,6 +54,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_row(*cells)
     Console(highlight=False).print(table)
     return 0
+
+
+def settings_json(plugins: PluginSet, info: PluginInfo) -> list[dict[str, Any]] | None:
+    """The plugin's declared settings (``None``: not loaded, or it declares none)."""
+    from ..host.plugin_loader import STATUS_CONFLICT, STATUS_OK
+
+    if info.status not in (STATUS_OK, STATUS_CONFLICT):
+        return None
+    settings = plugins.settings(info.name)
+    return None if settings is None else [item.as_json() for item in settings.values()]
 
 
 def print_plain(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

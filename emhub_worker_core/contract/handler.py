@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Optional
+from typing import Any, Callable, ClassVar, Mapping, Optional, TypeVar
 
 from .commands import CommandRunner, Runner
 from .emhub_services import EMhubServices, NoServices
@@ -31,6 +31,7 @@ from .events import EncodedEvent, encode_event
 from .task import Task
 
 EventSender = Callable[[EncodedEvent], None]
+SettingsT = TypeVar("SettingsT")
 
 #: ``[worker] min_interval`` when the configuration does not set it, in seconds.
 DEFAULT_MIN_INTERVAL = 5.0
@@ -145,6 +146,15 @@ class TaskHandler:
     def config(self) -> Mapping[str, Any]:
         """This plugin's section of the worker configuration (``[plugins.<name>]``)."""
         return self.context.config
+
+    def read_settings(self, declaration: type[SettingsT]) -> SettingsT:
+        """This plugin's settings as ``declaration`` (a dataclass of ``setting()`` fields)
+        types them: the task's arguments over ``[plugins.<name>]`` over the defaults. A bad
+        value is a :class:`~.errors.TaskError`/:class:`~.errors.ConfigError` naming it (in
+        :meth:`setup`: the task's ``error`` and ``done``; the worker goes on)."""
+        from .plugin_settings import parse_settings
+
+        return parse_settings(declaration, self.config, self.args, plugin=self.context.plugin)
 
     @property
     def emhub(self) -> EMhubServices:

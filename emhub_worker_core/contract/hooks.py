@@ -91,19 +91,24 @@ def emworker_worker_specs() -> Optional[dict[str, Any]]:
 
 
 @hookspec
-def emworker_plugin_settings() -> Optional[Mapping[str, str]]:
-    """Declare the keys this plugin reads from its ``[plugins.<name>]`` table.
+def emworker_plugin_settings() -> Optional[Union[type, Mapping[str, str]]]:
+    """Declare the settings of this plugin's ``[plugins.<name>]`` table, once.
 
-    Fires once per plugin when the plugins are loaded (``emworker run``, ``emworker
-    check``, ``emworker plugins list``). The core then reports every other key of the
-    table as a typo: a warning at start-up of ``emworker run``, a failure (exit 3) of
-    ``emworker check`` naming the file and key. Derive the keys from the code that reads
-    them, so the declaration cannot drift; import that code inside the hook, not at
-    module level, to keep listing quick. Exceptions are reported and the table is then
-    not checked.
+    Fires once per plugin when a configuration is checked or shown (``emworker run``,
+    ``emworker check``, ``emworker plugins list --json``). Return a frozen dataclass whose
+    fields are :func:`~emhub_worker_core.setting` (annotation = type; default,
+    description, bounds, and whether a task argument may override it). The core then
+    reads the table by it with the rules of its own sections: ``emworker run`` refuses an
+    unknown key or a bad value before any task (exit 3), ``emworker check`` fails on each,
+    naming file, table and key; both show every setting with its type, default and
+    description (``check``, ``plugins list --json``). The handler gets the typed instance
+    from :meth:`~emhub_worker_core.TaskHandler.read_settings`. Import the dataclass inside
+    the hook, not at module level, to keep listing quick. Exceptions are reported and the
+    table is then not checked.
 
-    :return: setting key -> a one-line description (shown by ``emworker check``), or
-        ``None`` to declare nothing (the table is then not checked).
+    :return: the dataclass; or (the older form, still accepted: names checked, values
+        not) setting key -> a one-line description; or ``None`` to declare nothing (the
+        table is then not checked).
     """
 
 

@@ -34,15 +34,15 @@ from .fs import (
     walk_entries,
     walk_files,
 )
-from .movies import DEFAULT_MOVIE_SUFFIXES, MovieRule, suffix_list
+from .movies import DEFAULT_MOVIE_SUFFIXES, MovieRule, movie_suffixes, suffix_list
 from .paths import PathRefused, confine, has_control, overlapping, safe_name
 from .settle import SettleTracker
 
 __all__ = [
     "DEFAULT_MOVIE_SUFFIXES", "DIR_FLAGS", "MAX_DEPTH", "VANISHED", "MovieRule", "NotRegular",
     "PathRefused", "SettleTracker", "Skipped", "TooLarge", "atomic_write", "confine",
-    "has_control", "open_dir", "open_regular", "open_regular_stat", "open_subdir",
-    "overlapping",
+    "has_control", "movie_suffixes", "open_dir", "open_regular", "open_regular_stat",
+    "open_subdir", "overlapping",
     "read_bounded", "read_tail", "relative_parts", "safe_name", "same_file", "suffix_list",
     "unlink_same", "walk_dirs_bottom_up", "walk_entries", "walk_files"
 ]

@@ -71,6 +71,12 @@ class MovieRule:
         return cls(suffix_list(config.get(key), key))
 
 
+def movie_suffixes(value: Any) -> tuple[str, ...]:
+    """A ``movie_suffixes`` setting's value checked by the one rule (for ``setting(...,
+    convert=movie_suffixes)``): ``ValueError`` in words if it cannot be a list of endings."""
+    return MovieRule(suffix_list(value)).suffixes
+
+
 def suffix_list(value: Optional[Any], key: str = "movie_suffixes") -> tuple[str, ...]:
     """A configured list of suffixes checked; the default when ``value`` is None."""
     if value is None:

@@ -22,6 +22,7 @@ from .routing import Claim, Router, route_key
 
 if TYPE_CHECKING:
     from ..contract.handler import HandlerFactory
+    from ..contract.plugin_settings import Setting
 
 log = logging.getLogger("emworker.plugins")
 
@@ -88,7 +89,8 @@ class PluginSet:
         self.pins = dict(pins or {})
         self.infos: dict[str, PluginInfo] = {}
         self.claims: list[Claim] = []
-        self._settings: dict[str, Optional[dict[str, str]]] = {}  # declared_settings, asked once
+        #: each plugin's settings declaration, asked once
+        self._settings: dict[str, tuple[Any, Optional[dict[str, Setting]]]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self, refs: Iterable[EntryPointRef] | None = None) -> None:
@@ -194,34 +196,41 @@ class PluginSet:
         return merged
 
     def declared_settings(self, name: str) -> Optional[dict[str, str]]:
-        """The keys of ``[plugins.<name>]`` the plugin declares (``None``: it declares none).
+        """The keys of ``[plugins.<name>]`` the plugin declares, with their descriptions
+        (``None``: it declares none)."""
+        settings = self.settings(name)
+        return None if settings is None else {k: s.description for k, s in settings.items()}
 
-        Asked only when a configuration is checked (``run``, ``check``), not to list
-        plugins: a plugin's answer may import its settings module.
+    def settings(self, name: str) -> Optional[dict[str, Setting]]:
+        """The plugin's declared settings (``None``: it declares none).
+
+        Asked only when a configuration is checked (``run``, ``check``) or shown
+        (``plugins list --json``), not for the plain listing: a plugin's answer may import
+        its settings module.
         """
+        return self.declaration(name)[1]
+
+    def declaration(self, name: str) -> tuple[Any, Optional[dict[str, Setting]]]:
+        """The plugin's own answer (a dataclass, a mapping or ``None``) and its settings."""
         if name not in self._settings:
             self._settings[name] = self._ask_settings(name)
         return self._settings[name]
 
-    def _ask_settings(self, name: str) -> Optional[dict[str, str]]:
+    def _ask_settings(self, name: str) -> tuple[Any, Optional[dict[str, Setting]]]:
         """The plugin's ``emworker_plugin_settings`` answer; a broken one is logged."""
+        from ..contract.plugin_settings import declared
+
         for impl in self.pm.hook.emworker_plugin_settings.get_hookimpls():
             if impl.plugin_name != name:
                 continue
             try:
-                declared = impl.function()
-                if declared is None:
-                    return None
-                if not isinstance(declared, Mapping) or \
-                        not all(isinstance(k, str) for k in declared):
-                    raise TypeError(f"expected a mapping of setting names, got "
-                                    f"{type(declared).__name__}")
-                return {key: str(text) for key, text in declared.items()}
+                answer = impl.function()
+                return (None, None) if answer is None else (answer, declared(answer))
             except (Exception, SystemExit) as exc:
                 log.warning("plugin %s: emworker_plugin_settings failed, its settings "
                             "are not checked: %s: %s", name, type(exc).__name__, exc)
-                return None
-        return None
+                return None, None
+        return None, None
 
     def _unregister(self, name: str) -> None:
         if self.pm.get_plugin(name) is not None:

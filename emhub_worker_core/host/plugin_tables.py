@@ -1,16 +1,19 @@
 """Typos in ``[plugins.<name>]`` tables: a table for no installed plugin, undeclared keys.
 
 Plugins declare their keys with the ``emworker_plugin_settings`` hook; the core checks
-the tables here, once. ``emworker check`` fails on every problem; ``emworker run`` refuses
-an unknown key of an installed plugin (a typo must not silently change what the plugin
-does) and only warns about a table for a plugin not installed here (one configuration
+the tables here, once (and, for a typed declaration, the values, by the rules each task
+is read with). ``emworker check`` fails on every problem; ``emworker run`` refuses an
+unknown key or a bad value of an installed plugin (a typo must not silently change what
+the plugin does) and only warns about a table for a plugin not installed here (one configuration
 file may serve hosts with different plugins).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
+from ..contract.errors import ConfigError
+from ..contract.plugin_settings import parse_settings
 from ..ops.config import did_you_mean
 from .plugin_loader import STATUS_DISABLED
 
@@ -38,9 +41,13 @@ def table_problems(config: Config, plugins: PluginSet) -> list[TableProblem]:
                 f"{did_you_mean(name, installed)}; installed: {', '.join(installed) or 'none'}",
                 False))
             continue
-        declared = None if info.status == STATUS_DISABLED else plugins.declared_settings(name)
+        answer, declared = (None, None) if info.status == STATUS_DISABLED \
+            else plugins.declaration(name)
         if declared is None:
             continue  # nothing declared (or not loaded): nothing to check against
+        value_problem = _value_problem(answer, table, name, where)
+        if value_problem:
+            problems.append(TableProblem(value_problem, True))
         for key in sorted(table):
             if key not in declared:
                 known = sorted(declared)
@@ -48,6 +55,18 @@ def table_problems(config: Config, plugins: PluginSet) -> list[TableProblem]:
                     f"{where}: plugins.{name}.{key}: unknown key{did_you_mean(key, known)}; "
                     f"{name} reads: {', '.join(known) or 'no settings'}", True))
     return problems
+
+
+def _value_problem(declaration: Any, table: Mapping[str, Any], name: str,
+                   where: str) -> str | None:
+    """A typed declaration's verdict on the table's values, by the rules a task meets."""
+    if isinstance(declaration, Mapping):
+        return None  # an old-style declaration: names only
+    try:
+        parse_settings(declaration, table, plugin=name, where=where)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def plugin_table_problems(config: Config, plugins: PluginSet) -> list[str]:

@@ -1,4 +1,4 @@
-"""Entry point of the ``echo`` plugin: it names its handler and its settings.
+"""Entry point of the ``echo`` plugin: it names its handler and declares its settings.
 
 The handler is a ``"module:Attribute"`` string, imported only when a task needs it, so
 ``emworker plugins list`` stays quick however heavy the handler's imports are.
@@ -6,12 +6,20 @@ The handler is a ``"module:Attribute"`` string, imported only when a task needs 
 
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass
 
-from emhub_worker_core import RegisterTask, hookimpl
+from emhub_worker_core import RegisterTask, hookimpl, setting
 
-#: The keys of ``[plugins.echo]`` the handler reads; emworker reports any other as a typo.
-SETTINGS = {"prefix": "put before every message"}
+
+@dataclass(frozen=True)
+class EchoSettings:
+    """``[plugins.echo]``, declared once; a task's args override those marked task_arg."""
+
+    prefix: str = setting("", "put before every message")
+    message: str = setting("hello", "what is sent", task_arg=True)
+    repeat: int = setting(3, "messages before done", minimum=1, task_arg=True)
+    interval: float = setting(1.0, "seconds between two messages", minimum=0, task_arg=True,
+                              unit="seconds")
 
 
 @hookimpl
@@ -20,5 +28,5 @@ def emworker_register_tasks(register: RegisterTask) -> None:
 
 
 @hookimpl
-def emworker_plugin_settings() -> Mapping[str, str]:
-    return SETTINGS
+def emworker_plugin_settings() -> type:
+    return EchoSettings

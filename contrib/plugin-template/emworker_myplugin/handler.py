@@ -1,8 +1,7 @@
 """The task ``myplugin``: counts files in a folder every ``period`` seconds.
 
-Task args: ``folder`` (required), ``period`` (seconds, default 60), ``times`` (steps before
-``done``; 0 = until stopped). Plugin config ``[plugins.myplugin]``: ``allowed_root``, a
-folder that ``folder`` must be inside.
+Task arg ``folder`` (required); the settings (``period``, ``times``, ``allowed_root``) are
+declared once in :mod:`emworker_myplugin.settings` and come typed from the core.
 """
 
 from __future__ import annotations
@@ -12,17 +11,20 @@ from pathlib import Path
 
 from emhub_worker_core import TaskError, TaskHandler
 
+from .settings import MyPluginSettings
+
 
 class MyPluginHandler(TaskHandler):
     def setup(self) -> None:
         if "folder" not in self.args:
             raise TaskError("task arg 'folder' is required")
+        settings = self.read_settings(MyPluginSettings)  # a bad value: error and done
         self.folder = Path(str(self.args["folder"])).resolve()
-        root = self.config.get("allowed_root")
+        root = settings.allowed_root
         if root and not self.folder.is_relative_to(Path(root).resolve()):
             raise TaskError(f"{self.folder} is outside the allowed root {root}")
-        self.interval = float(self.args.get("period", 60))
-        self.times = int(self.args.get("times", 0))
+        self.interval = settings.period
+        self.times = settings.times
 
     def process(self) -> None:
         try:

@@ -6,12 +6,7 @@ The handler is a ``"module:Attribute"`` string, imported only when a task needs 
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from emhub_worker_core import RegisterTask, hookimpl
-
-#: The keys of ``[plugins.myplugin]`` the handler reads; emworker reports any other as a typo.
-SETTINGS = {"allowed_root": "a folder that the task's folder must be inside"}
 
 
 @hookimpl
@@ -20,5 +15,7 @@ def emworker_register_tasks(register: RegisterTask) -> None:
 
 
 @hookimpl
-def emworker_plugin_settings() -> Mapping[str, str]:
-    return SETTINGS
+def emworker_plugin_settings() -> type:
+    from .settings import MyPluginSettings  # imported when settings are checked, not listed
+
+    return MyPluginSettings

@@ -29,3 +29,10 @@ def test_missing_folder_is_an_error_event_and_the_task_goes_on(tmp_path: Path) -
                       iterations=2)
     assert run.outcome is Outcome.EXHAUSTED
     assert len(run.errors) == 2 and "No such file" in run.errors[0]["error"]
+
+
+def test_a_bad_setting_from_the_task_is_an_error_event_with_done(tmp_path: Path) -> None:
+    run = run_handler(MyPluginHandler, {"name": "myplugin",
+                                        "args": {"folder": str(tmp_path), "times": -1}})
+    assert run.outcome is Outcome.FAILED and run.last["done"] == 1
+    assert run.last["error"] == "task arg 'times': must be at least 0, got -1"

@@ -4,40 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from emhub_worker_core import CommandError, CommandNotFound, CommandTimeout, TaskHandler
+from emhub_worker_core import (
+    CommandError,
+    CommandNotFound,
+    CommandTimeout,
+    ConfigError,
+    TaskError,
+    TaskHandler,
+)
 
 from .lsf import LSFClient
-from .parse import SAFE_NAME, LSFOutputError
-from .settings import DEFAULTS
+from .parse import LSFOutputError
+from .settings import LSFSettings
 from .snapshot import Snapshot, take_snapshot
-
-
-class BadArgs(ValueError):
-    """Task arguments the task cannot run with."""
-
-
-def read_settings(args: Any, config: Any) -> dict[str, Any]:
-    """Task args over plugin config over defaults, checked."""
-    merged = {key: args.get(key, config.get(key, default)) for key, default in DEFAULTS.items()}
-    queues = merged["queues"]
-    if queues is not None:
-        if isinstance(queues, str):
-            queues = [queues]
-        if not isinstance(queues, list) or not all(isinstance(q, str) and SAFE_NAME.match(q)
-                                                   for q in queues):
-            raise BadArgs(f"queues must be a list of LSF queue names ({SAFE_NAME.pattern}), "
-                          f"got {merged['queues']!r}")
-    merged["queues"] = queues
-    if not isinstance(merged["pattern"], str):
-        raise BadArgs(f"pattern must be a string, got {merged['pattern']!r}")
-    for key in ("period", "timeout"):
-        value = merged[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise BadArgs(f"{key} must be a number of seconds >= 0, got {value!r}")
-        merged[key] = float(value)
-    if merged["timeout"] == 0:
-        raise BadArgs("timeout must be > 0")
-    return merged
 
 
 class ClusterLSFHandler(TaskHandler):
@@ -49,19 +28,20 @@ class ClusterLSFHandler(TaskHandler):
         self.bad_args: Optional[str] = None
         self.last_queues: Optional[dict[str, Any]] = None
         try:
-            self.settings = read_settings(self.args, self.config)
-        except BadArgs as exc:
+            self.settings = self.read_settings(LSFSettings)
+        except (TaskError, ConfigError) as exc:
             self.bad_args = str(exc)
             return
-        self.interval = self.settings["period"]
-        self.lsf = LSFClient(self.runner, self.settings["timeout"])
+        self.interval = self.settings.period
+        self.lsf = LSFClient(self.runner, self.settings.timeout)
 
     def process(self) -> None:
         if self.bad_args is not None:
             self.done(maxlen=2, error=self.bad_args)
             return
         try:
-            snap = take_snapshot(self.lsf, self.settings["queues"], self.settings["pattern"],
+            queues = list(self.settings.queues) if self.settings.queues is not None else None
+            snap = take_snapshot(self.lsf, queues, self.settings.pattern,
                                  self.logger.warning)
         except CommandError as exc:
             self.send_error(f"{exc.command}: {self.describe(exc)}")
@@ -79,7 +59,7 @@ class ClusterLSFHandler(TaskHandler):
         if isinstance(exc, CommandNotFound):
             return f"command not found: {exc.argv[0]}"
         if isinstance(exc, CommandTimeout):
-            return f"timed out after {self.settings['timeout']:g} s {exc.stderr.strip()}".strip()
+            return f"timed out after {self.settings.timeout:g} s {exc.stderr.strip()}".strip()
         return exc.stderr.strip() or str(exc)
 
     def send_error(self, message: str) -> None:

@@ -3,16 +3,7 @@ plugins must not pay for them."""
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from emhub_worker_core import RegisterTask, hookimpl
-
-ABOUT = {
-    "pattern": "queue names containing this are reported (default 'cryo')",
-    "queues": "report exactly these LSF queues instead of matching a pattern",
-    "period": "seconds between two snapshots (default 30)",
-    "timeout": "seconds each bqueues/bjobs/bhosts call may take (default 30)",
-}
 
 
 @hookimpl
@@ -21,7 +12,7 @@ def emworker_register_tasks(register: RegisterTask) -> None:
 
 
 @hookimpl
-def emworker_plugin_settings() -> Mapping[str, str]:
-    from .settings import DEFAULTS  # the keys the handler reads, so this cannot drift
+def emworker_plugin_settings() -> type:
+    from .settings import LSFSettings  # the declaration the handler reads by
 
-    return {key: ABOUT.get(key, "(undocumented)") for key in DEFAULTS}
+    return LSFSettings

@@ -27,7 +27,7 @@ class ClusterSlurmHandler(TaskHandler):
     snapshot_fields = ("queues", "pending", "nodes_down")  # what the Cluster Queues page reads
 
     def setup(self) -> None:
-        self.settings = Settings.from_task(self.args, self.config)
+        self.settings = self.read_settings(Settings)
         self.interval = self.settings.period
         self.mode = self.settings.mode
         self.last_queues: dict[str, Any] | None = None
@@ -53,7 +53,8 @@ class ClusterSlurmHandler(TaskHandler):
         nodes, jobs = self._read_json() if self.mode != "text" else self._read_text()
         merged = merge_nodes(nodes)
         all_parts = {p for n in merged.values() for p in n.partitions}
-        wanted = select_partitions(all_parts, self.settings.partitions, self.settings.pattern)
+        wanted = select_partitions(all_parts, list(self.settings.partitions),
+                                   self.settings.pattern)
         event = build_event(merged, jobs, wanted)
         event["source"] = self.mode
         return event

@@ -3,18 +3,7 @@ plugins must not pay for them."""
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from emhub_worker_core import RegisterTask, hookimpl
-
-ABOUT = {
-    "partitions": "report exactly these partitions (list or comma-separated)",
-    "pattern": "partition names containing this are reported (default 'cryo')",
-    "period": "seconds between two snapshots (default 30)",
-    "mode": "how to read Slurm: auto, json or text (default auto)",
-    "timeout": "seconds each Slurm command may take (default 20)",
-    "slurm_conf": "SLURM_CONF for the Slurm commands (another cluster's slurm.conf)",
-}
 
 
 @hookimpl
@@ -23,7 +12,7 @@ def emworker_register_tasks(register: RegisterTask) -> None:
 
 
 @hookimpl
-def emworker_plugin_settings() -> Mapping[str, str]:
-    from .settings import CONFIG_KEYS  # the keys Settings reads, so this cannot drift
+def emworker_plugin_settings() -> type:
+    from .settings import Settings  # the declaration the handler reads by
 
-    return {key: ABOUT.get(key, "(undocumented)") for key in CONFIG_KEYS}
+    return Settings

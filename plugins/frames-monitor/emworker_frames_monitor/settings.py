@@ -1,4 +1,5 @@
-"""Task args + plugin config -> the monitor's settings, validated once at setup."""
+"""Task args + plugin config -> the monitor's settings: declared once (:class:`FramesOptions`,
+read by the core's rules), then resolved at setup (the root, its confinement)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,53 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from emhub_worker_core import EMhubServices, ServiceUnavailable, TaskError
-from emhub_worker_core.guard import MovieRule
+from emhub_worker_core import (
+    EMhubServices,
+    ServiceUnavailable,
+    TaskError,
+    parse_settings,
+    setting,
+)
+from emhub_worker_core.guard import DEFAULT_MOVIE_SUFFIXES, MovieRule, movie_suffixes
 
 from .report import USAGE_STEP
 
-DEFAULTS = {
-    "period": 30.0,        # seconds between scans
-    "heartbeat": 600.0,    # resend the snapshot at least this often, changed or not
-    "hot_window": 300.0,   # a folder changed this recently has its files re-stat-ed each scan
-    "min_period": 5.0,     # a task cannot ask for scans more often than this
-}
-#: Threads that list directories during a scan (0: all in the task's thread).
-DEFAULT_SCAN_THREADS = 3
+PLUGIN = "frames-monitor"
 
-#: Every ``[plugins.frames-monitor]`` key this module (and MovieRule) reads.
-CONFIG_KEYS = (*DEFAULTS, "root", "allowed_roots", "expect_mount", "movie_suffixes",
-               "scan_threads", "usage_step")
+def _absolute_paths(value: Any) -> list[str]:
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, (list, tuple)) or not all(
+            isinstance(p, str) and os.path.isabs(p) for p in paths):
+        raise ValueError(f"allowed_roots must be a list of absolute paths, got {value!r}")
+    return list(paths)
+
+
+@dataclass(frozen=True)
+class FramesOptions:
+    """What the admin (``[plugins.frames-monitor]``) and, where allowed, the task set."""
+
+    period: float = setting(30.0, "seconds between two scans (never below min_period)",
+                            above=0, task_arg=True, unit="seconds")
+    heartbeat: float = setting(600.0, "resend the snapshot at least this often, changed or "
+                                      "not", above=0, task_arg=True, unit="seconds")
+    hot_window: float = setting(300.0, "a folder changed this recently has its files "
+                                       "re-read each scan", minimum=0, unit="seconds")
+    min_period: float = setting(5.0, "the shortest period a task may ask for", minimum=0,
+                                unit="seconds")
+    root: str = setting("", "the frames folder (absolute); else EMhub's sessions config "
+                            "raw.root_frames", task_arg=True)
+    allowed_roots: Optional[tuple[str, ...]] = setting(
+        None, "folders a task's own root must lie inside (else the configured roots)",
+        convert=_absolute_paths)
+    expect_mount: bool = setting(False, "the root must be a mount point (else a 'not "
+                                        "mounted' error)")
+    movie_suffixes: tuple[str, ...] = setting(
+        DEFAULT_MOVIE_SUFFIXES, "file name endings that are movies (as session-transfer's; "
+        "case as written)", convert=movie_suffixes)
+    scan_threads: int = setting(3, "threads that list folders when listings wait on I/O "
+                                   "(0: none)", minimum=0, maximum=64)
+    usage_step: float = setting(USAGE_STEP, "fraction the disk usage must move by to count "
+                                            "as a change", minimum=0, maximum=1)
 
 
 @dataclass(frozen=True)
@@ -44,41 +75,29 @@ class FramesSettings:
 
 def load_settings(args: Mapping[str, Any], config: Mapping[str, Any],
                   emhub: EMhubServices) -> FramesSettings:
-    """Resolve and check everything; raises :class:`TaskError` on a setting that can never work."""
-    root, source = _resolve_root(args, config, emhub)
-    min_period = _number(config, "min_period", DEFAULTS["min_period"], allow_zero=True)
-    period = max(_number(args, "period", _number(config, "period", DEFAULTS["period"])),
-                 min_period)
-    heartbeat = _number(args, "heartbeat", _number(config, "heartbeat", DEFAULTS["heartbeat"]))
-    hot_window = _number(config, "hot_window", DEFAULTS["hot_window"], allow_zero=True)
-    try:
-        rule = MovieRule.from_config(config)
-    except ValueError as exc:
-        raise TaskError(f"frames-monitor config: {exc}") from None
+    """Resolve and check everything; raises :class:`TaskError` on a setting that can never
+    work (:class:`ConfigError` on a bad table value, when not refused at start-up)."""
+    options = parse_settings(FramesOptions, config, args, plugin=PLUGIN)
+    admin = parse_settings(FramesOptions, config, plugin=PLUGIN)  # the roots an admin chose
+    root, source = _resolve_root(args, admin, emhub)
     confine_to: tuple[str, ...] = ()
     if source == "task":  # last: every other arg is checked even when this refuses
-        confine_to = _bases_for_task_roots(root, config, emhub)
+        confine_to = _bases_for_task_roots(root, admin, emhub)
         outside = outside_of(root, confine_to)
         if outside:
             raise TaskError(outside)
-    usage_step = config.get("usage_step", USAGE_STEP)
-    if isinstance(usage_step, bool) or not isinstance(usage_step, (int, float)) \
-            or not 0 <= usage_step <= 1:
-        raise TaskError(f"'usage_step' must be a fraction from 0 to 1, got {usage_step!r}")
-    threads = config.get("scan_threads", DEFAULT_SCAN_THREADS)
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 64:
-        raise TaskError(f"'scan_threads' must be a whole number from 0 to 64, got {threads!r}")
-    return FramesSettings(root=root, root_source=source, period=period, heartbeat=heartbeat,
-                          hot_window=hot_window, movie_rule=rule, scan_threads=threads,
-                          usage_step=float(usage_step),
-                          expect_mount=bool(config.get("expect_mount", False)),
-                          confine_to=confine_to)
+    return FramesSettings(root=root, root_source=source,
+                          period=max(options.period, options.min_period),
+                          heartbeat=options.heartbeat, hot_window=options.hot_window,
+                          movie_rule=MovieRule(options.movie_suffixes),
+                          scan_threads=options.scan_threads, usage_step=options.usage_step,
+                          expect_mount=options.expect_mount, confine_to=confine_to)
 
 
-def _resolve_root(args: Mapping[str, Any], config: Mapping[str, Any],
+def _resolve_root(args: Mapping[str, Any], admin: FramesOptions,
                   emhub: EMhubServices) -> tuple[Path, str]:
     """Task arg ``root`` > config ``root`` > EMhub ``config:sessions`` ``raw.root_frames``."""
-    for value, source in ((args.get("root"), "task"), (config.get("root"), "config")):
+    for value, source in ((args.get("root"), "task"), (admin.root, "config")):
         if value not in (None, ""):
             return _absolute(value, source), source
     value = _emhub_root(emhub)
@@ -101,23 +120,16 @@ def _absolute(value: Any, source: str) -> Path:
     return Path(os.path.normpath(value))
 
 
-def _bases_for_task_roots(root: Path, config: Mapping[str, Any],
+def _bases_for_task_roots(root: Path, admin: FramesOptions,
                           emhub: EMhubServices) -> tuple[str, ...]:
     """Where a task may point the monitor: ``allowed_roots`` if the admin set it; otherwise
     only the roots an admin already chose (config ``root``, EMhub's ``raw.root_frames``),
     so a task cannot make the worker list ``/etc`` and send the names to EMhub."""
-    allowed = config.get("allowed_roots")
-    if allowed is not None:
-        if isinstance(allowed, str):
-            allowed = [allowed]
-        if not isinstance(allowed, Sequence) or not all(
-                isinstance(b, str) and os.path.isabs(b) for b in allowed):
-            raise TaskError(f"frames-monitor config: allowed_roots must be a list of absolute "
-                            f"paths, got {allowed!r}")
-        return tuple(os.path.realpath(b) for b in allowed)
+    if admin.allowed_roots is not None:
+        return tuple(os.path.realpath(b) for b in admin.allowed_roots)
     bases: list[str] = []
-    if config.get("root") not in (None, ""):
-        bases.append(os.path.realpath(_absolute(config["root"], "config")))
+    if admin.root:
+        bases.append(os.path.realpath(_absolute(admin.root, "config")))
         if outside_of(root, bases) is None:
             return tuple(bases)  # no need to ask EMhub
     try:
@@ -141,15 +153,3 @@ def outside_of(root: str | os.PathLike[str], bases: Sequence[str]) -> Optional[s
                 "'allowed_roots' widens it")
     return (f"frames root {str(root)!r} is outside the allowed roots {', '.join(bases)} "
             "(set 'allowed_roots' in [plugins.frames-monitor] to widen them)")
-
-
-def _number(source: Mapping[str, Any], key: str, default: float, *,
-            allow_zero: bool = False) -> float:
-    value = source.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TaskError(f"{key!r} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise TaskError(f"{key!r} must be positive, got {value!r}")
-    return float(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from emhub_worker_core import ConfigError
+from emhub_worker_core import ConfigError, TaskError
 from emhub_worker_core.guard import PathRefused
 
 from .control import NotOurs
@@ -70,7 +70,7 @@ class OtfHandler(OtfSubmission):
         self._awaiting_stop = False
         self._data_path = ""
         try:
-            self.settings = OtfSettings.from_config(self.config)
+            self.settings = self.read_settings(OtfSettings)
             self.interval = self.settings.period
             self.store = RecordStore(self._state_dir())
             self.folders = FolderRegistry(self._state_dir())
@@ -81,7 +81,7 @@ class OtfHandler(OtfSubmission):
             if not _truthy(self.args.get("stop")):  # a stop neither renders nor uses them
                 check_values(self.target)  # before anything exists
                 self._check_folder()
-        except (ConfigError, PathRefused, WorkflowError, ExecutorError) as exc:
+        except (ConfigError, TaskError, PathRefused, WorkflowError, ExecutorError) as exc:
             self.logger.error("refused: %s", exc)
             self.done(error=f"refused: {exc}")
             return

@@ -31,7 +31,7 @@ class TransferHandler(TaskHandler):
     """Moves movies and copies other files of a session until the session is over."""
 
     def setup(self) -> None:
-        self.settings = TransferSettings.from_config(self.config)
+        self.settings = self.read_settings(TransferSettings)
         self.engine: SessionTransfer | None = None
         self.target: SessionTarget | None = None
         self.retry = 0.0
@@ -207,7 +207,7 @@ class MonitorHandler(TaskHandler):
     """
 
     def setup(self) -> None:
-        self.settings = TransferSettings.from_config(self.config)
+        self.settings = self.read_settings(TransferSettings)
         self.path: Path | None = None
         self.session_id: int | None = None
         self.raw_extra: dict[str, Any] = {}

@@ -8,7 +8,6 @@ import random
 import pytest
 from emworker_session_transfer.handler import TransferHandler
 from emworker_session_transfer.manifest import MANIFEST_DIR, MANIFEST_NAME
-from emworker_session_transfer.settings import TransferSettings
 from emworker_session_transfer.stats import SessionStats, raw_info
 from emworker_session_transfer.testkit import (
     FakeClock,
@@ -19,7 +18,7 @@ from emworker_session_transfer.testkit import (
 )
 
 from emhub_worker_core import ConfigError
-from emhub_worker_core.testing import run_handler
+from emhub_worker_core.testing import check_plugin_table, run_handler
 
 TASK = {"name": "session", "args": {"action": "transfer", "session_id": 301}}
 
@@ -57,7 +56,7 @@ def test_manifest_records_the_algorithm_by_name(tree: Tree, algorithm: str) -> N
 
 def test_unknown_checksum_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="checksum"):
-        TransferSettings.from_config({"checksum": "md5"})
+        check_plugin_table("session-transfer", {"checksum": "md5"})
 
 
 def _old_format(tree: Tree, corrupt: bool) -> str:

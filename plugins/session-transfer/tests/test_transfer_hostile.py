@@ -336,9 +336,10 @@ def test_bad_sleep_is_refused(tree: Tree, bad: Any) -> None:
 
 def test_test_only_key_is_not_a_production_setting() -> None:
     from emhub_worker_core import ConfigError
+    from emhub_worker_core.testing import check_plugin_table
 
     with pytest.raises(ConfigError, match="test_chunk_delay"):
-        TransferSettings.from_config({"test_chunk_delay": 0.1})
+        check_plugin_table("session-transfer", {"test_chunk_delay": 0.1})
 
 
 def test_many_folders_do_not_exhaust_descriptors(engine: SessionTransfer) -> None:
