@@ -20,7 +20,7 @@ from typing import Callable
 
 from emworker_cluster_slurm.handler import ClusterSlurmHandler
 
-from emhub_worker_core.runner import CommandRunner
+from emhub_worker_core.contract.commands import CommandRunner
 from emhub_worker_core.testing import make_context
 
 REPO = Path(__file__).resolve().parents[1]

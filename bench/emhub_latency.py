@@ -38,9 +38,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emhub_worker_core.emhub import open_source  # noqa: E402
-from emhub_worker_core.host import Host  # noqa: E402
-from emhub_worker_core.plugins import load_plugins  # noqa: E402
+from emhub_worker_core.host.main_loop import Host  # noqa: E402
+from emhub_worker_core.host.plugin_loader import load_plugins  # noqa: E402
+from emhub_worker_core.sources.emhub import open_source  # noqa: E402
 from tests.harness.emhub_admin import AdminClient, mint_worker_token  # noqa: E402
 from tests.harness.emhub_server import EMhubServer  # noqa: E402
 from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402

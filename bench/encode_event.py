@@ -13,7 +13,7 @@ import statistics
 import time
 from typing import Any, Callable
 
-from emhub_worker_core.events import encode_event
+from emhub_worker_core.contract.events import encode_event
 
 
 def snapshot(entries: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emhub_worker_core.emhub.source import CATCH_UP_WINDOW  # noqa: E402
+from emhub_worker_core.sources.emhub.task_source import CATCH_UP_WINDOW  # noqa: E402
 from tests.harness.emhub_admin import mint_worker_token  # noqa: E402
 from tests.harness.emhub_server import EMhubServer  # noqa: E402
 from tests.harness.emhub_worker import WorkerProcess, wait_for  # noqa: E402

@@ -52,7 +52,7 @@ from pathlib import Path
 
 from emworker_session_transfer.handler import TransferHandler
 
-from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL
+from emhub_worker_core.contract.handler import DEFAULT_MIN_INTERVAL
 from emhub_worker_core.testing import run_handler
 
 sys.path.insert(0, str(Path(__file__).parent))

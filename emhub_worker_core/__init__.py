@@ -13,10 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .version import PLUGIN_API, __version__
+from .contract.version import PLUGIN_API, __version__
 
 if TYPE_CHECKING:  # what the names are, for type checkers and readers
-    from .errors import (
+    from .contract.commands import CommandResult, CommandRunner, Runner, check_result  # noqa: F401
+    from .contract.emhub_services import EMhubServices
+    from .contract.errors import (
         AuthenticationError,
         CommandError,
         CommandNotFound,
@@ -32,28 +34,24 @@ if TYPE_CHECKING:  # what the names are, for type checkers and readers
         TaskError,
         TransportError,
     )
-    from .events import EncodedEvent, encode_event  # noqa: F401  (internal use)
-    from .execution import Outcome
-    from .handler import HandlerFactory, TaskContext, TaskHandler
-    from .hookspecs import RegisterTask, hookimpl
-    from .runner import CommandResult, CommandRunner, Runner, check_result  # noqa: F401
-    from .services import EMhubServices
-    from .task import Task
+    from .contract.events import EncodedEvent, encode_event  # noqa: F401  (internal use)
+    from .contract.handler import HandlerFactory, Outcome, TaskContext, TaskHandler
+    from .contract.hooks import RegisterTask, hookimpl
+    from .contract.task import Task
 
 #: module -> the public names it defines (``encode_event`` and ``CommandRunner`` stay
 #: importable for internal use, outside ``__all__``)
 _MODULES = {
-    "errors": ("AuthenticationError", "CommandError", "CommandNotFound", "CommandTimeout",
+    "contract.errors": ("AuthenticationError", "CommandError", "CommandNotFound", "CommandTimeout",
                "ConfigError", "EMhubError", "EmworkerError", "EventRejected", "PluginError",
                "ProtocolError", "ServerError", "ServiceUnavailable", "TaskError",
                "TransportError"),
-    "events": ("EncodedEvent", "encode_event"),
-    "execution": ("Outcome",),
-    "handler": ("HandlerFactory", "TaskContext", "TaskHandler"),
-    "hookspecs": ("RegisterTask", "hookimpl"),
-    "runner": ("CommandResult", "CommandRunner", "Runner", "check_result"),
-    "services": ("EMhubServices",),
-    "task": ("Task",),
+    "contract.events": ("EncodedEvent", "encode_event"),
+    "contract.handler": ("HandlerFactory", "Outcome", "TaskContext", "TaskHandler"),
+    "contract.hooks": ("RegisterTask", "hookimpl"),
+    "contract.commands": ("CommandResult", "CommandRunner", "Runner", "check_result"),
+    "contract.emhub_services": ("EMhubServices",),
+    "contract.task": ("Task",),
 }
 #: public name -> the module that defines it
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}

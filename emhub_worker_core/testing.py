@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from .errors import CommandNotFound
-from .events import EncodedEvent
-from .execution import Outcome, run_task
-from .handler import HandlerFactory, TaskContext, TaskHandler
-from .runner import CommandResult, check_result
-from .services import InMemoryServices
-from .task import Task
+from .contract.commands import CommandResult, check_result
+from .contract.emhub_services import InMemoryServices
+from .contract.errors import CommandNotFound
+from .contract.events import EncodedEvent
+from .contract.handler import HandlerFactory, Outcome, TaskContext, TaskHandler
+from .contract.task import Task
+from .host.task_loop import run_task
 
 _ids = itertools.count(1)
 

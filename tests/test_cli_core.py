@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core import TaskHandler, exitcodes, hookimpl
+from emhub_worker_core import TaskHandler, hookimpl
 from emhub_worker_core.cli import main, plugins_cmd, report
-from emhub_worker_core.config import load_config
-from emhub_worker_core.errors import ConfigError, PluginError, UsageError
-from emhub_worker_core.host import Host
-from emhub_worker_core.lazy import LazyFactory
-from emhub_worker_core.plugin_config import plugin_table_problems
-from emhub_worker_core.plugins import STATUS_FAILED, PluginInfo, PluginSet
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import ConfigError, PluginError, UsageError
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.lazy_handlers import LazyFactory
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.plugin_loader import STATUS_FAILED, PluginInfo, PluginSet
+from emhub_worker_core.host.plugin_tables import plugin_table_problems
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.ops.config import load_config
 from tests.test_host import MemorySource
 
 
@@ -53,10 +54,10 @@ def plugin_module(register_calls: list[tuple[Any, ...]],
 # -- the error boundary ------------------------------------------------------------------
 
 @pytest.mark.parametrize("exc, code", [
-    (UsageError("x"), exitcodes.USAGE), (ConfigError("x"), exitcodes.CONFIG),
-    (PluginError("x"), exitcodes.PLUGINS), (KeyboardInterrupt(), exitcodes.FORCED),
-    (FileNotFoundError(2, "No such file or directory", "/x"), exitcodes.ERROR),
-    (RuntimeError("bug"), exitcodes.ERROR)])
+    (UsageError("x"), exit_codes.USAGE), (ConfigError("x"), exit_codes.CONFIG),
+    (PluginError("x"), exit_codes.PLUGINS), (KeyboardInterrupt(), exit_codes.FORCED),
+    (FileNotFoundError(2, "No such file or directory", "/x"), exit_codes.ERROR),
+    (RuntimeError("bug"), exit_codes.ERROR)])
 def test_report_maps_each_exception_to_its_code(exc: BaseException, code: int,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert report(exc) == code
@@ -82,7 +83,7 @@ def test_main_catches_what_a_command_raises(monkeypatch: pytest.MonkeyPatch,
         raise ConfigError("c.toml: worker.x: bad")
 
     monkeypatch.setattr(plugins_cmd, "cmd_list", broken)
-    assert main(["plugins", "list"]) == exitcodes.CONFIG  # set_defaults read cmd_list anew
+    assert main(["plugins", "list"]) == exit_codes.CONFIG  # set_defaults read cmd_list anew
     assert capsys.readouterr().err == "emworker: error: c.toml: worker.x: bad\n"
 
 
@@ -124,7 +125,7 @@ def test_status_table_prints_task_text_as_written(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config",
                            str(tmp_path / "c.toml"), "status"], capture_output=True, text=True,
                           env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert proc.returncode == exit_codes.OK, proc.stderr
     assert "[red]1[/]" in proc.stdout and "frames[/x]" in proc.stdout
     assert "[b]k" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -144,7 +145,7 @@ def test_status_off_a_terminal_cuts_no_value(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config",
                            str(tmp_path / "c.toml"), "status"], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"})  # a pipe, no COLUMNS: 80 wide
-    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert proc.returncode == exit_codes.OK, proc.stderr
     assert "…" not in proc.stdout, proc.stdout
     row = next(line for line in proc.stdout.splitlines() if long_id in line)
     assert row.count("frames-monitor") == 2
@@ -160,7 +161,7 @@ def test_a_handler_string_is_imported_only_when_a_task_needs_it() -> None:
     claim = plugins.router().routes["quiet"]
     assert isinstance(claim.factory, LazyFactory)
     source = MemorySource([Task("t1", "quiet", {})])
-    assert Host(plugins.router()).run(source) == exitcodes.OK
+    assert Host(plugins.router()).run(source) == exit_codes.OK
     assert source.of("t1")[-1]["done"] == 1
 
 
@@ -170,7 +171,7 @@ def test_a_handler_string_that_cannot_be_imported_fails_only_its_task() -> None:
                                ("quiet", "tests.test_cli_core:Quiet")]), "lazy")
     source = MemorySource([Task("t1", "ghost", {}), Task("t2", "quiet", {})])
     code = Host(plugins.router()).run(source)
-    assert code == exitcodes.TASKS_FAILED
+    assert code == exit_codes.TASKS_FAILED
     assert "No module named 'no_such_module'" in str(source.of("t1")[-1]["error"])
     assert source.of("t2")[-1]["done"] == 1
 
@@ -194,7 +195,7 @@ def test_listing_plugins_imports_no_handler_module_and_json_needs_no_rich() -> N
     modules = set(proc.stdout.split())
     assert "emworker_frames_monitor.plugin" in modules  # the plugins were loaded ...
     heavy = {m for m in modules if m.endswith(".handler") or m.startswith("rich")
-             or m in ("emhub_worker_core.host", "requests", "subprocess",
+             or m in ("emhub_worker_core.host.main_loop", "requests", "subprocess",
                       "packaging.requirements")}
     assert heavy == set(), heavy  # ... and nothing a listing does not need
 
@@ -206,8 +207,8 @@ def test_version_imports_next_to_nothing() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     modules = set(proc.stdout.split())
     assert "emworker 0.1.0" in proc.stdout
-    assert not {"pluggy", "rich", "emhub_worker_core.config", "emhub_worker_core.handler"} \
-        & modules
+    assert not {"pluggy", "rich", "emhub_worker_core.ops.config",
+                "emhub_worker_core.contract.handler"} & modules
 
 
 # -- plugin settings ---------------------------------------------------------------------

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core.config import load_config
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core.contract.errors import ConfigError
+from emhub_worker_core.ops.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emhub_worker_core.config import SECTIONS, load_config
-from emhub_worker_core.emhub import settings as emhub_settings
-from emhub_worker_core.emhub.settings import EMhubSettings, load_settings
+from emhub_worker_core.ops.config import SECTIONS, load_config
+from emhub_worker_core.sources.emhub import settings as emhub_settings
+from emhub_worker_core.sources.emhub.settings import EMhubSettings, load_settings
 
 
 def test_emhub_defaults_come_from_the_one_declaration() -> None:

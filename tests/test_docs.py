@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core import hookspecs
+from emhub_worker_core.contract import hooks
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def hook_specs() -> list[tuple[str, list[str]]]:
     return [(name, list(inspect.signature(fn).parameters))
-            for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+            for name, fn in inspect.getmembers(hooks, inspect.isfunction)
             if name.startswith("emworker_")]
 
 
@@ -35,7 +35,7 @@ def test_every_hook_and_parameter_is_documented(name: str, params: list[str]) ->
     body = section[1].split(".. _hook-", 1)[0]
     for param in params:
         assert f"``{param}``" in body, f"parameter {param} of {name} is undocumented"
-    doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+    doc = inspect.getdoc(getattr(hooks, name)) or ""
     assert "Fires" in doc, f"{name}'s docstring must say when it fires"
 
 
@@ -57,15 +57,15 @@ def _has_sphinx() -> bool:
 
 
 def test_every_configuration_key_is_documented() -> None:
-    from emhub_worker_core.config import ENV_VARS, SCHEMA
+    from emhub_worker_core.ops.config import SECTIONS
 
     text = (DOCS / "configuration.rst").read_text()
-    for section, keys in SCHEMA.items():
+    for section, keys in SECTIONS.items():
         assert f"``[{section}]``" in text
-        for key in keys:
-            assert f"``{key}``" in text, f"{section}.{key} is undocumented"
-    for var in ENV_VARS.values():
-        assert f"``{var}``" in text, f"${var} is undocumented"
+        for name, key in keys.items():
+            assert f"``{name}``" in text, f"{section}.{name} is undocumented"
+            if key.env:
+                assert f"``{key.env}``" in text, f"${key.env} is undocumented"
 
 
 def test_every_page_gives_status_the_exit_codes_it_has() -> None:
@@ -75,10 +75,10 @@ def test_every_page_gives_status_the_exit_codes_it_has() -> None:
     other codes."""
     import re
 
-    from emhub_worker_core import exitcodes
+    from emhub_worker_core.ops import exit_codes
 
-    allowed = {exitcodes.OK, exitcodes.CONFIG, exitcodes.STATUS_STALE,
-               exitcodes.STATUS_STOPPED, exitcodes.STATUS_UNKNOWN}
+    allowed = {exit_codes.OK, exit_codes.CONFIG, exit_codes.STATUS_STALE,
+               exit_codes.STATUS_STOPPED, exit_codes.STATUS_UNKNOWN}
     repo = DOCS.parent
     pages = [*DOCS.glob("*.rst"), repo / "README.md", *repo.glob("plugins/*/README.md")]
     wrong = []

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from emhub_worker_core.emhub.backoff import Backoff, OutageLog
-from emhub_worker_core.errors import TransportError
+from emhub_worker_core.contract.errors import TransportError
+from emhub_worker_core.sources.emhub.backoff import Backoff, OutageLog
 
 
 def test_ceilings_double_up_to_the_cap() -> None:

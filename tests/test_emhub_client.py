@@ -12,21 +12,21 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from emhub_worker_core.emhub.client import (
-    EMhubClient,
-    LoginExpired,
-    PollTimeout,
-    ServerBusy,
-    TokenRejected,
-)
-from emhub_worker_core.emhub.settings import EMhubSettings
-from emhub_worker_core.errors import (
+from emhub_worker_core.contract.errors import (
     AuthenticationError,
     EventRejected,
     ProtocolError,
     ServerError,
     TransportError,
 )
+from emhub_worker_core.sources.emhub.client import (
+    EMhubClient,
+    LoginExpired,
+    PollTimeout,
+    ServerBusy,
+    TokenRejected,
+)
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
 
 SECRET = "s3cret-Passw0rd"
 TOKEN = "tok-9f8e7d"

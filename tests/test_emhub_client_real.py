@@ -6,9 +6,9 @@ from typing import Iterator
 
 import pytest
 
-from emhub_worker_core.emhub.client import EMhubClient, ServerBusy, TokenRejected
-from emhub_worker_core.emhub.settings import load_settings
-from emhub_worker_core.errors import AuthenticationError, EventRejected, ServerError
+from emhub_worker_core.contract.errors import AuthenticationError, EventRejected, ServerError
+from emhub_worker_core.sources.emhub.client import EMhubClient, ServerBusy, TokenRejected
+from emhub_worker_core.sources.emhub.settings import load_settings
 from tests.harness.emhub_server import EMhubServer
 
 pytestmark = pytest.mark.emhub

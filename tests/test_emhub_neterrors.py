@@ -19,10 +19,10 @@ from typing import Iterator
 import pytest
 import requests
 
-from emhub_worker_core.emhub.client import EMhubClient, PollTimeout
-from emhub_worker_core.emhub.neterrors import address, describe
-from emhub_worker_core.emhub.settings import EMhubSettings
-from emhub_worker_core.errors import TransportError
+from emhub_worker_core.contract.errors import TransportError
+from emhub_worker_core.sources.emhub.client import EMhubClient, PollTimeout
+from emhub_worker_core.sources.emhub.neterrors import address, describe
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
 
 
 def client(url: str, verify: bool | str = True, timeout: float = 1.0) -> EMhubClient:

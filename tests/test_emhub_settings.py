@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core.emhub.settings import load_settings
-from emhub_worker_core.errors import ConfigError
+from emhub_worker_core.contract.errors import ConfigError
+from emhub_worker_core.sources.emhub.settings import load_settings
 
 BASE = {"url": "https://emhub.example/", "user": "bot", "password": "pw"}
 

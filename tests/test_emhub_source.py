@@ -11,11 +11,11 @@ from typing import Any, Callable
 
 import pytest
 
-from emhub_worker_core.emhub.client import PollTimeout, TokenRejected
-from emhub_worker_core.emhub.settings import EMhubSettings
-from emhub_worker_core.emhub.source import EMhubTaskSource
-from emhub_worker_core.errors import AuthenticationError, EventRejected, TransportError
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import AuthenticationError, EventRejected, TransportError
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.sources.emhub.client import PollTimeout, TokenRejected
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
+from emhub_worker_core.sources.emhub.task_source import EMhubTaskSource
 from emhub_worker_core.testing import FakeRunner
 
 SETTINGS = EMhubSettings(url="http://emhub.test", user="u", password="p", pending_recheck=60,
@@ -210,7 +210,7 @@ def test_services_call_emhub_with_retries() -> None:
 def test_pending_rechecks_run_on_time_while_the_long_poll_is_held() -> None:
     """Issue 21: EMhub holds get_new_tasks 60 s, and a task that an earlier process's
     abandoned poll took sits pending meanwhile: the re-check must not wait for our poll."""
-    from emhub_worker_core.emhub.source import CATCH_UP_EVERY, CATCH_UP_WINDOW
+    from emhub_worker_core.sources.emhub.task_source import CATCH_UP_EVERY, CATCH_UP_WINDOW
 
     held = threading.Event()
     clock = Clock()

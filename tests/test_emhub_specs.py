@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emhub_worker_core.emhub.specs import gpus, worker_specs
+from emhub_worker_core.sources.emhub.specs import gpus, worker_specs
 from emhub_worker_core.testing import FakeRunner
 
 

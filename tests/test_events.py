@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from emhub_worker_core.events import encode_event
+from emhub_worker_core.contract.events import encode_event
 
 
 def test_values_become_what_emhub_accepts() -> None:

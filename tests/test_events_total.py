@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core.events import (
+from emhub_worker_core.contract.events import (
     CYCLE_NOTE,
     DEEP_NOTE,
     MAX_DEPTH,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core import TaskHandler
-from emhub_worker_core.errors import TransportError
-from emhub_worker_core.execution import Outcome, run_task
+from emhub_worker_core import Outcome, TaskHandler
+from emhub_worker_core.contract.errors import TransportError
+from emhub_worker_core.host.task_loop import run_task
 from emhub_worker_core.testing import make_context, run_handler
 
 

@@ -6,15 +6,17 @@ import threading
 import time
 from typing import Any, Mapping
 
-from emhub_worker_core import TaskHandler, exitcodes
-from emhub_worker_core.events import EncodedEvent
-from emhub_worker_core.host import Host
-from emhub_worker_core.routing import Claim, Router
-from emhub_worker_core.services import NoServices
-from emhub_worker_core.task import Task
+from emhub_worker_core import TaskHandler
+from emhub_worker_core.contract.emhub_services import NoServices
+from emhub_worker_core.contract.events import EncodedEvent
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.routing import Claim, Router
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.sources.base import TaskSource
 
 
-class MemorySource:
+class MemorySource(TaskSource):
     """A task source for tests: hands out batches, records events."""
 
     name = "memory"
@@ -90,7 +92,7 @@ def test_unknown_task_gets_error_and_done_and_host_stays_up() -> None:
     code = Host(router(gate=Gate)).run(source)
     assert source.of("1-0") == [{"error": "There is no handler for task bogus", "done": 1}]
     assert source.of("1-1") == [{"done": 1}]
-    assert code == exitcodes.TASKS_FAILED
+    assert code == exit_codes.TASKS_FAILED
 
 
 def test_a_task_id_is_never_started_twice() -> None:
@@ -132,7 +134,7 @@ def test_warm_stop_interrupts_running_tasks_without_done() -> None:
         time.sleep(0.01)
     host.request_stop()
     thread.join(5)
-    assert result == [exitcodes.OK]
+    assert result == [exit_codes.OK]
     for task_id in ("1-0", "1-1"):
         events = source.of(task_id)
         assert events[-1]["interrupted"] == 1
@@ -153,7 +155,7 @@ def test_handler_stuck_past_grace_period_gives_forced_exit() -> None:
         time.sleep(0.01)
     host.request_stop()
     thread.join(5)
-    assert result == [exitcodes.FORCED]
+    assert result == [exit_codes.FORCED]
     assert source.of("1-0")[-1]["interrupted"] == 1
 
 
@@ -200,3 +202,14 @@ def test_each_plugin_gets_its_own_state_folder_below_the_workers(tmp_path: Any) 
                     "plug-b": tmp_path / "plugins" / "plug-b"}
     Host(Router(claims[:1]), min_interval=0).run(MemorySource([Task("3", "a", {})]))
     assert seen["plug-a"] is None  # no worker state folder: none for the plugin either
+
+
+def test_a_source_without_a_link_has_the_protocols_defaults() -> None:
+    """The host calls ``connection()``, ``stopping()`` and ``rejected`` on every source:
+    the protocol gives the ones a source does not need (no getattr in the host)."""
+    source = MemorySource([])
+    assert source.connection() == {} and source.rejected == 0
+    assert source.stopping(time.monotonic()) is None
+    host = Host(Router([]))
+    assert host.run(source) == exit_codes.OK
+    assert "connection" not in host.snapshot()

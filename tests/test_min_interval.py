@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from emhub_worker_core import exitcodes
-from emhub_worker_core.config import load_config
-from emhub_worker_core.errors import ConfigError, TransportError
-from emhub_worker_core.execution import run_task
-from emhub_worker_core.handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
-from emhub_worker_core.host import Host
-from emhub_worker_core.routing import Claim, Router
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import ConfigError, TransportError
+from emhub_worker_core.contract.handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.routing import Claim, Router
+from emhub_worker_core.host.task_loop import run_task
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.ops.config import load_config
 from emhub_worker_core.testing import make_context, run_handler
 
 from .test_host import MemorySource
@@ -167,7 +167,7 @@ class SeesFloor(TaskHandler):
 def test_the_host_hands_its_floor_to_every_task() -> None:
     router = Router([Claim("t", None, SeesFloor, "test")])
     source = MemorySource([Task("1-0", "t", {}), Task("1-1", "t", {})])
-    assert Host(router, min_interval=2.5).run(source) == exitcodes.OK
+    assert Host(router, min_interval=2.5).run(source) == exit_codes.OK
     assert SeesFloor.seen == [2.5, 2.5]
     assert Host(router).min_interval == DEFAULT_MIN_INTERVAL == 5
 
@@ -210,3 +210,21 @@ def test_emworker_run_spaces_steps_by_min_interval(worker_env: dict[str, str],
     gaps = [b - a for a, b in zip(times, times[1:])]
     # lower bound only: the floor is a promise, and load can only make gaps longer
     assert all(gap >= 1.5 - 0.05 for gap in gaps), gaps
+
+
+def test_the_floor_rule_is_written_once_and_only_the_handler_module_touches_the_mark() -> None:
+    import ast
+
+    from emhub_worker_core.contract.handler import begin_step, step_floor
+
+    handler = TaskHandler(make_context({"name": "t"}, min_interval=7.0))
+    assert step_floor(handler) == 7.0
+    handler.mark_progress()
+    assert step_floor(handler) == 0.0 and handler.progress_marked
+    begin_step(handler)
+    assert step_floor(handler) == 7.0 and not handler.progress_marked
+    core = Path(__file__).resolve().parent.parent / "emhub_worker_core"
+    touching = sorted(str(path.relative_to(core)) for path in core.rglob("*.py")
+                      for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Attribute) and node.attr == "_made_progress")
+    assert set(touching) == {"contract/handler.py"}, touching

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from emhub_worker_core import TaskContext
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.task import Task
 from emhub_worker_core.testing import FakeClock, make_context
 
 

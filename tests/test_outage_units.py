@@ -14,19 +14,19 @@ from typing import Any, Mapping
 import pytest
 
 from emhub_worker_core import TaskHandler
-from emhub_worker_core.emhub.backoff import OutageLog
-from emhub_worker_core.emhub.client import TokenRejected
-from emhub_worker_core.emhub.retry import Retrier
-from emhub_worker_core.emhub.settings import EMhubSettings
-from emhub_worker_core.emhub.source import POLL_RETRY_CAP, EMhubTaskSource
-from emhub_worker_core.errors import AuthenticationError, TransportError
-from emhub_worker_core.events import EncodedEvent
-from emhub_worker_core.execution import send_failure
-from emhub_worker_core.handler import TaskContext
-from emhub_worker_core.host import Host
-from emhub_worker_core.service import ServiceMonitor
-from emhub_worker_core.state import read_state, state_dir_for
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import AuthenticationError, TransportError
+from emhub_worker_core.contract.events import EncodedEvent
+from emhub_worker_core.contract.handler import TaskContext
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.host.service_monitor import ServiceMonitor
+from emhub_worker_core.host.task_loop import send_failure
+from emhub_worker_core.ops.state_file import read_state, state_dir_for
+from emhub_worker_core.sources.emhub.backoff import OutageLog
+from emhub_worker_core.sources.emhub.client import TokenRejected
+from emhub_worker_core.sources.emhub.retry import Retrier
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
+from emhub_worker_core.sources.emhub.task_source import POLL_RETRY_CAP, EMhubTaskSource
 from tests.test_host import MemorySource, router
 
 # -- retries ------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_handlers_without_snapshot_fields_add_nothing() -> None:
 
 
 def test_a_handler_event_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import emhub_worker_core.supervisor as supervisor
+    import emhub_worker_core.host.supervisor as supervisor
 
     def again(event: Mapping[str, Any]) -> EncodedEvent:
         raise AssertionError("a handler's event was encoded a second time")
@@ -343,7 +343,7 @@ def test_status_finds_the_state_file_of_its_own_worker_name(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from emhub_worker_core.state import write_state
+    from emhub_worker_core.ops.state_file import write_state
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMHUB_", "EMWORKER_"))}
     env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path))

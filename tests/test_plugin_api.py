@@ -14,8 +14,8 @@ import pytest
 from packaging.version import Version
 
 from emhub_worker_core import PLUGIN_API, __version__
-from emhub_worker_core.pluginapi import incompatibility
-from emhub_worker_core.plugins import EntryPointRef, PluginSet
+from emhub_worker_core.contract.compatibility import incompatibility
+from emhub_worker_core.host.plugin_loader import EntryPointRef, PluginSet
 from tests.conftest import pip_install_target
 
 BUILT_INS = ["emworker-cluster-lsf", "emworker-cluster-slurm", "emworker-frames-monitor",

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
-from emhub_worker_core.services import InMemoryServices
+from emhub_worker_core.contract.emhub_services import InMemoryServices
 
 
 class Recorder(Mapping[str, Any]):
@@ -85,8 +85,8 @@ def test_dataclass_settings_are_declared_field_for_field(package: str,
 
 
 def test_plugin_modules_name_their_handlers_as_strings() -> None:
-    from emhub_worker_core.lazy import LazyFactory
-    from emhub_worker_core.plugins import load_plugins
+    from emhub_worker_core.host.lazy_handlers import LazyFactory
+    from emhub_worker_core.host.plugin_loader import load_plugins
 
     plugins, router = load_plugins()
     builtin = {"frames-monitor", "session-transfer", "cluster-lsf", "cluster-slurm",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from emhub_worker_core import TaskHandler, hookimpl
-from emhub_worker_core.errors import TaskError
-from emhub_worker_core.plugins import EntryPointRef, PluginSet, load_plugins
-from emhub_worker_core.task import Task
+from emhub_worker_core.contract.errors import TaskError
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.plugin_loader import EntryPointRef, PluginSet, load_plugins
 
 
 class Noop(TaskHandler):

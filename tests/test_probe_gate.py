@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
-from emhub_worker_core.emhub.backoff import OutageLog
-from emhub_worker_core.emhub.retry import Retrier
-from emhub_worker_core.errors import TransportError
+from emhub_worker_core.contract.errors import TransportError
+from emhub_worker_core.sources.emhub.backoff import OutageLog
+from emhub_worker_core.sources.emhub.retry import Retrier
 
 
 def test_sixteen_callers_send_one_request_at_a_time_and_all_go_out_in_order() -> None:

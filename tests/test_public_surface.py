@@ -91,3 +91,34 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert not missing, f"docs/testing-kit.rst does not document {missing}"
     missing = [name for name in guard.__all__ if f"emhub_worker_core.guard.{name}" not in text]
     assert not missing, f"docs/api.rst does not document the guard's {missing}"
+
+
+def test_every_error_of_the_core_is_in_the_one_tree() -> None:
+    """Every EmworkerError subclass is defined in contract/errors.py and drawn in its
+    tree; the internal ones stay importable where they were defined before."""
+    import importlib
+
+    from emhub_worker_core.contract import errors
+
+    tree = errors.__doc__ or ""
+    defined_elsewhere = []
+    for path in sorted((REPO / "emhub_worker_core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and path.name != "errors.py" \
+                    and any(isinstance(base, ast.Name) and base.id in vars(errors)
+                            for base in node.bases):
+                defined_elsewhere.append(f"{path.relative_to(REPO)}: {node.name}")
+    assert not defined_elsewhere
+    classes = [value for value in vars(errors).values()
+               if isinstance(value, type) and issubclass(value, errors.EmworkerError)]
+    assert len(classes) >= 20
+    drawn = {line.split("── ")[-1].split()[0] for line in tree.splitlines()
+             if "── " in line} | {"EmworkerError"}
+    assert not [cls.__name__ for cls in classes if cls.__name__ not in drawn]
+    for module, name in [("sources.emhub.client", "LoginExpired"),
+                         ("sources.emhub.client", "PollTimeout"),
+                         ("sources.emhub.client", "ServerBusy"),
+                         ("sources.emhub.client", "TokenRejected"),
+                         ("ops.run_lock", "AlreadyRunning")]:
+        moved = getattr(importlib.import_module(f"emhub_worker_core.{module}"), name)
+        assert moved is getattr(errors, name)

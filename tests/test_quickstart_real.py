@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core.emhub.client import EMhubClient
-from emhub_worker_core.emhub.settings import EMhubSettings
+from emhub_worker_core.sources.emhub.client import EMhubClient
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
 from tests.harness.emhub_server import EMhubServer
 
 pytestmark = pytest.mark.emhub

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core import exitcodes
 from emhub_worker_core.cli.status_cmd import CRITICAL, OK, judge
-from emhub_worker_core.runlock import AlreadyRunning, hold_run_lock, lock_state
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.ops.run_lock import AlreadyRunning, hold_run_lock, lock_state
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess, wait_for
 
@@ -30,7 +30,7 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path: Path) -> None:
         with pytest.raises(AlreadyRunning, match=rf"krios1 is already running \(process "
                                                  rf"{os.getpid()} holds"):
             hold_run_lock(tmp_path, "krios1")
-        assert exitcodes.exit_code_for(AlreadyRunning("x")) == exitcodes.ALREADY_RUNNING == 11
+        assert exit_codes.exit_code_for(AlreadyRunning("x")) == exit_codes.ALREADY_RUNNING == 11
     finally:
         first.close()
     assert lock_state(tmp_path) == ("free", os.getpid())
@@ -63,7 +63,7 @@ def test_a_second_run_with_the_same_name_is_refused_and_overwrites_nothing(
             result = subprocess.run(
                 [sys.executable, "-m", "emhub_worker_core", "--config", str(second), "run"],
                 env=worker_env, capture_output=True, text=True, timeout=60)
-            assert result.returncode == exitcodes.ALREADY_RUNNING, result.stderr
+            assert result.returncode == exit_codes.ALREADY_RUNNING, result.stderr
             assert f"worker {worker} is already running (process {first.pid}" in result.stderr
             assert "connected to EMhub" not in result.stderr  # refused before any request
             assert json.loads(state_file.read_text())["pid"] == first.pid

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emhub_worker_core import exitcodes
+from emhub_worker_core.ops import exit_codes
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.emhub_worker import WorkerProcess, wait_for
 
@@ -65,4 +65,4 @@ def test_notify_socket_and_status_under_a_service_manager(emhub_server: EMhubSer
 
     after = subprocess.run([sys.executable, "-m", "emhub_worker_core", "--config", str(config),
                             "status"], env=env, capture_output=True, text=True, timeout=60)
-    assert after.returncode == exitcodes.STATUS_STOPPED and "not running" in after.stdout
+    assert after.returncode == exit_codes.STATUS_STOPPED and "not running" in after.stdout

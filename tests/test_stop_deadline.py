@@ -12,12 +12,13 @@ import time
 
 import pytest
 
-from emhub_worker_core import TaskHandler, exitcodes
-from emhub_worker_core.emhub.client import LATE_CALL_TIMEOUT, EMhubClient
-from emhub_worker_core.emhub.settings import EMhubSettings
-from emhub_worker_core.events import EncodedEvent
-from emhub_worker_core.host import Host
-from emhub_worker_core.task import Task
+from emhub_worker_core import TaskHandler
+from emhub_worker_core.contract.events import EncodedEvent
+from emhub_worker_core.contract.task import Task
+from emhub_worker_core.host.main_loop import Host
+from emhub_worker_core.ops import exit_codes
+from emhub_worker_core.sources.emhub.client import LATE_CALL_TIMEOUT, EMhubClient
+from emhub_worker_core.sources.emhub.settings import EMhubSettings
 from tests.test_host import MemorySource, router
 
 
@@ -77,6 +78,6 @@ def test_an_event_emhub_never_answers_ends_in_exit_0_within_the_grace_period(
             took = time.monotonic() - stopped
     finally:
         source.release.set()
-    assert codes == [exitcodes.OK] and took < 3, (codes, took)
+    assert codes == [exit_codes.OK] and took < 3, (codes, took)
     assert source.deadline is not None  # the source was told when its calls must end
     assert "task 1-0 (tick): event not delivered (keys interrupted,msg)" in caplog.text

@@ -212,11 +212,11 @@ def test_user_error(case: Case, tmp_path: Path) -> None:
 
 
 def test_every_documented_exit_code_is_distinct_and_described() -> None:
-    from emhub_worker_core import exitcodes
+    from emhub_worker_core.ops import exit_codes
 
-    codes = [value for name, value in vars(exitcodes).items()
+    codes = [value for name, value in vars(exit_codes).items()
              if name.isupper() and isinstance(value, int)]
-    assert len(codes) == len(set(codes)) == len(exitcodes.DESCRIPTIONS)
+    assert len(codes) == len(set(codes)) == len(exit_codes.DESCRIPTIONS)
     docs = (Path(__file__).resolve().parent.parent / "docs" / "getting-started.rst").read_text()
     for code in codes:
         assert f"\n{code} " in docs, f"exit code {code} is not in docs/getting-started.rst"

@@ -12,8 +12,8 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .. import exitcodes
-from ..version import __version__
+from ..contract.version import __version__
+from ..ops import exit_codes
 from . import check_cmd, config_cmd, plugins_cmd, run_cmd, status_cmd
 
 Command = Callable[[argparse.Namespace], int]
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emworker", description="Plugin-based worker host for EMhub.",
         epilog="Exit codes: " + "; ".join(f"{code} {text}" for code, text
-                                          in exitcodes.DESCRIPTIONS.items()))
+                                          in exit_codes.DESCRIPTIONS.items()))
     parser.add_argument("--version", action="version", version=f"emworker {__version__}")
     parser.add_argument("-c", "--config", metavar="FILE",
                         help="configuration file (default: $EMWORKER_CONFIG, "
@@ -58,12 +58,12 @@ def report(exc: BaseException) -> int:
     A user's mistake (our own errors, a file that cannot be opened) is one line and no
     traceback; anything else is a bug, so its traceback follows the line.
     """
-    code = exitcodes.exit_code_for(exc)
+    code = exit_codes.exit_code_for(exc)
     if isinstance(exc, KeyboardInterrupt):
         print("emworker: interrupted", file=sys.stderr)
         return code
-    print(f"emworker: error: {exitcodes.error_line(exc)}", file=sys.stderr)
-    if not exitcodes.is_users_mistake(exc):
+    print(f"emworker: error: {exit_codes.error_line(exc)}", file=sys.stderr)
+    if not exit_codes.is_users_mistake(exc):
         import traceback
 
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return command(args)
     except BrokenPipeError:  # `emworker ... | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return exitcodes.OK
+        return exit_codes.OK
     except (Exception, KeyboardInterrupt) as exc:
         return report(exc)
 

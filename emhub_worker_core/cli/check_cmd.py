@@ -14,21 +14,21 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from .. import exitcodes
-from ..errors import ConfigError
+from ..contract.errors import ConfigError
+from ..ops import exit_codes
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..plugins import PluginSet
+    from ..host.plugin_loader import PluginSet
+    from ..ops.config import Config
 
-SEVERITY = [exitcodes.CONFIG, exitcodes.AUTH, exitcodes.PLUGINS, exitcodes.ERROR]
+SEVERITY = [exit_codes.CONFIG, exit_codes.AUTH, exit_codes.PLUGINS, exit_codes.ERROR]
 
 
 class Check(NamedTuple):
     name: str
     ok: bool
     detail: str
-    code: int = exitcodes.ERROR  # exit code when this check failed
+    code: int = exit_codes.ERROR  # exit code when this check failed
     warning: bool = False
 
 
@@ -41,23 +41,23 @@ def add_parser(commands: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> tuple[Config | None, list[Check]]:
-    from ..config import load_config
+    from ..ops.config import load_config
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return None, [Check("configuration", False, exitcodes.error_line(exc),
-                            exitcodes.exit_code_for(exc))]
+        return None, [Check("configuration", False, exit_codes.error_line(exc),
+                            exit_codes.exit_code_for(exc))]
     if config.unknown:  # one verdict per file: no "ok" line before its failures
-        return config, [Check("configuration", False, line, exitcodes.CONFIG)
+        return config, [Check("configuration", False, line, exit_codes.CONFIG)
                         for line in config.unknown]
     where = str(config.path) if config.path else "no file (defaults and environment)"
     return config, [Check("configuration", True, where)]
 
 
 def check_plugins(config: Config) -> list[Check]:
-    from ..plugin_config import plugin_table_problems
-    from ..plugins import STATUS_DISABLED, STATUS_OK, load_plugins
+    from ..host.plugin_loader import STATUS_DISABLED, STATUS_OK, load_plugins
+    from ..host.plugin_tables import plugin_table_problems
 
     plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
                                    pins=config.get("plugins", "pins") or {})
@@ -72,15 +72,15 @@ def check_plugins(config: Config) -> list[Check]:
             checks.append(Check(label, True, "disabled by configuration", warning=True))
         else:
             checks.append(Check(label, False, f"{info.status}: {info.error}",
-                                exitcodes.PLUGINS))
+                                exit_codes.PLUGINS))
     for key, plugin in router.unused_pins.items():
         checks.append(Check("plugin pins", False, f"{key} = {plugin}: no such claim",
-                            exitcodes.CONFIG))
-    checks += [Check("plugin settings", False, line, exitcodes.CONFIG)
+                            exit_codes.CONFIG))
+    checks += [Check("plugin settings", False, line, exit_codes.CONFIG)
                for line in plugin_table_problems(config, plugins)]
     if not plugins.infos:
         checks.append(Check("plugins", False, "no plugin installed: this worker can run "
-                                              "no task", exitcodes.PLUGINS))
+                                              "no task", exit_codes.PLUGINS))
     return checks
 
 
@@ -95,7 +95,7 @@ def settings_line(plugins: PluginSet, name: str) -> str:
 def check_state_dir(config: Config) -> Check:
     import tempfile
 
-    from ..state import worker_state_dir
+    from ..ops.state_file import worker_state_dir
 
     directory = worker_state_dir(config)
     try:
@@ -111,15 +111,15 @@ def check_emhub(config: Config) -> list[Check]:
     section = config.section("emhub")
     if not section.get("url"):
         return [Check("EMhub", False, "no EMhub configured ([emhub] url or EMHUB_SERVER_URL)",
-                      exitcodes.CONFIG)]
-    from ..emhub import probe  # the EMhub client, only when there is a server to ask
-    from ..state import worker_name
+                      exit_codes.CONFIG)]
+    from ..ops.state_file import worker_name
+    from ..sources.emhub import probe  # the EMhub client, only when there is a server to ask
 
     name = worker_name(config)
     checks = []
     for label, ok, detail in probe(section, name):
-        failed_code = exitcodes.AUTH if label in ("credentials", "worker name") \
-            else exitcodes.ERROR
+        failed_code = exit_codes.AUTH if label in ("credentials", "worker name") \
+            else exit_codes.ERROR
         checks.append(Check(f"EMhub {label}", ok, detail, failed_code))
     return checks
 
@@ -130,14 +130,14 @@ def guarded(step: str, fn: Callable[[], list[Check]]) -> list[Check]:
     try:
         return fn()
     except Exception as exc:
-        return [Check(step, False, exitcodes.error_line(exc), exitcodes.exit_code_for(exc))]
+        return [Check(step, False, exit_codes.error_line(exc), exit_codes.exit_code_for(exc))]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from ..logs import setup_logging
+    from ..ops.logs import setup_logging
 
     setup_logging(args.log_level or "WARNING")
     config, checks = check_config(args)
@@ -155,6 +155,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = [c for c in checks if not c.ok]
     if not failed:
         console.print("all checks passed")
-        return exitcodes.OK
+        return exit_codes.OK
     console.print(f"{len(failed)} check(s) failed", markup=False)
     return min((c.code for c in failed), key=SEVERITY.index)

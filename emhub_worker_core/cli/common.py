@@ -6,9 +6,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..plugins import PluginSet
-    from ..routing import Router
+    from ..host.plugin_loader import PluginSet
+    from ..host.routing import Router
+    from ..ops.config import Config
 
 
 def prepare(args: argparse.Namespace, *, refuse_typos: bool = True) -> Config:
@@ -16,8 +16,8 @@ def prepare(args: argparse.Namespace, *, refuse_typos: bool = True) -> Config:
     :class:`ConfigError` (exit 3); ``refuse_typos=False`` (``config show``) logs it."""
     import logging
 
-    from ..config import load_config, refuse_unknown
-    from ..logs import setup_logging
+    from ..ops.config import load_config, refuse_unknown
+    from ..ops.logs import setup_logging
 
     config = load_config(args.config)
     if refuse_typos:
@@ -37,9 +37,9 @@ def plugins_from(config: Config, *, strict: bool | None = None,
     logged with ``refuse_typos=False``: ``plugins list`` shows what is installed)."""
     import logging
 
-    from ..errors import ConfigError, PluginError
-    from ..plugin_config import table_problems
-    from ..plugins import load_plugins
+    from ..contract.errors import ConfigError, PluginError
+    from ..host.plugin_loader import load_plugins
+    from ..host.plugin_tables import table_problems
 
     plugins, router = load_plugins(disabled=config.get("plugins", "disable") or [],
                                    pins=config.get("plugins", "pins") or {})

@@ -8,17 +8,17 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
-from .. import exitcodes
-from ..errors import ConfigError, TaskError, UsageError
-from ..version import __version__
+from ..contract.errors import ConfigError, TaskError, UsageError
+from ..contract.version import __version__
+from ..ops import exit_codes
 from .common import plugins_from, prepare
 
 if TYPE_CHECKING:  # the host and the sources are imported when the worker runs
-    from ..config import Config
-    from ..plugins import PluginSet
-    from ..routing import Router
+    from ..contract.task import Task
+    from ..host.plugin_loader import PluginSet
+    from ..host.routing import Router
+    from ..ops.config import Config
     from ..sources.base import TaskSource
-    from ..task import Task
 
 
 def add_parser(commands: Any) -> None:
@@ -87,8 +87,8 @@ def open_source(args: argparse.Namespace, config: Config, stack: contextlib.Exit
     if not emhub.get("url"):
         raise ConfigError("no EMhub configured: set [emhub] url in the configuration or "
                           "EMHUB_SERVER_URL, or run a local tasks file with --local")
-    from ..emhub import open_source as open_emhub
-    from ..state import worker_name
+    from ..ops.state_file import worker_name
+    from ..sources.emhub import open_source as open_emhub
 
     name = worker_name(config)
     source: TaskSource = open_emhub(emhub, name)
@@ -109,7 +109,7 @@ def _lock_worker(stack: contextlib.ExitStack, state_dir: Path, worker: str) -> N
     """Hold the worker's run lock until the command ends (AlreadyRunning: exit 11)."""
     import logging
 
-    from ..runlock import hold_run_lock
+    from ..ops.run_lock import hold_run_lock
 
     try:
         stack.enter_context(hold_run_lock(state_dir, worker))
@@ -120,11 +120,11 @@ def _lock_worker(stack: contextlib.ExitStack, state_dir: Path, worker: str) -> N
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..board import TaskBoard
-    from ..host import Host
-    from ..logs import stderr_is_terminal
-    from ..service import ServiceMonitor
-    from ..state import worker_name, worker_state_dir
+    from ..host.board import TaskBoard
+    from ..host.main_loop import Host
+    from ..host.service_monitor import ServiceMonitor
+    from ..ops.logs import stderr_is_terminal
+    from ..ops.state_file import worker_name, worker_state_dir
 
     config = prepare(args)
     plugins, router = plugins_from(config)
@@ -145,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             host.tickers.append(ServiceMonitor(worker_state_dir(config), worker_name(config)))
         host.install_signal_handlers()
         code = host.run(source, worker_specs(plugins, router))
-    if code != exitcodes.OK:
-        print(f"emworker: {exitcodes.DESCRIPTIONS.get(code, 'exit')} (exit {code})",
+    if code != exit_codes.OK:
+        print(f"emworker: {exit_codes.DESCRIPTIONS.get(code, 'exit')} (exit {code})",
               file=sys.stderr)
     return code

@@ -1,6 +1,6 @@
 """``emworker status``: what the running worker is doing, from its state file (no EMhub call).
 
-Exit codes (listed with the others in :mod:`emhub_worker_core.exitcodes`): 0 running, 8
+Exit codes (listed with the others in :mod:`emhub_worker_core.ops.exit_codes`): 0 running, 8
 running but the last successful poll is old (EMhub out of reach?), 9 not running, 10 no
 state file or one that is not emworker's. They differ from every other code the command
 can end with (2 bad command line, 3 bad configuration), so a script cannot mistake one
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import exitcodes
+from ..ops import exit_codes
 from .common import prepare
 
-OK, WARNING, CRITICAL, UNKNOWN = (exitcodes.OK, exitcodes.STATUS_STALE,
-                                  exitcodes.STATUS_STOPPED, exitcodes.STATUS_UNKNOWN)
+OK, WARNING, CRITICAL, UNKNOWN = (exit_codes.OK, exit_codes.STATUS_STALE,
+                                  exit_codes.STATUS_STOPPED, exit_codes.STATUS_UNKNOWN)
 
 
 def add_parser(commands: Any) -> None:
@@ -60,7 +60,7 @@ def judge(state: dict[str, Any] | None, stale_after: float,
           lock: tuple[str, int | None] = ("absent", None)) -> tuple[int, str]:
     """The verdict on a state file; ``lock`` is :func:`~..runlock.lock_state` of its folder,
     which decides whether the worker lives (a process id alone may have been reused)."""
-    from ..state import age, pid_alive
+    from ..ops.state_file import age, pid_alive
 
     held, lock_pid = lock
     if state is None:
@@ -107,11 +107,11 @@ def task_rows(state: dict[str, Any], now: float) -> list[tuple[str, ...]]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..state import STATE_FILE, worker_state_dir
+    from ..ops.state_file import STATE_FILE, worker_state_dir
 
     config = prepare(args)
     directory = worker_state_dir(config)
-    from ..runlock import lock_state
+    from ..ops.run_lock import lock_state
 
     state, why_none = read_state_file(directory / STATE_FILE)
     code, verdict = judge(state, args.stale_after, why_none, lock_state(directory))

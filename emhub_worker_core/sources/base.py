@@ -1,8 +1,10 @@
 """The task-source protocol the host runs against.
 
 The host does not care where tasks come from: the local TOML source
-(:mod:`.local`) and the EMhub source (:mod:`emhub_worker_core.emhub`) both implement
-:class:`TaskSource`.
+(:mod:`.local`) and the EMhub source (:mod:`emhub_worker_core.sources.emhub`) both subclass
+:class:`TaskSource`. What only one of them has (a link to report, a deadline for its calls,
+tasks it turned away) is part of the protocol too, with a default for the others, so the
+host calls every source the same way.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping, Protocol
 
-from ..events import EncodedEvent
-from ..services import EMhubServices
-from ..task import Task
+from ..contract.emhub_services import EMhubServices
+from ..contract.events import EncodedEvent
+from ..contract.task import Task
 
 
 class TaskSource(Protocol):
@@ -25,7 +27,7 @@ class TaskSource(Protocol):
 
     def open(self, specs: Mapping[str, Any], stop: threading.Event) -> None:
         """Connect (retrying transient failures until ``stop``); raise
-        :class:`~emhub_worker_core.errors.AuthenticationError` if retrying cannot help.
+        :class:`~emhub_worker_core.contract.errors.AuthenticationError` if retrying cannot help.
         ``specs`` describe this worker (EMhub's ``connect_worker`` stores them)."""
         ...
 
@@ -49,3 +51,19 @@ class TaskSource(Protocol):
     def close(self) -> None:
         """Release connections and files. Called once, last."""
         ...
+
+    def connection(self) -> Mapping[str, Any]:
+        """The source's view of its link for the state file (EMhub: connected, or failing
+        since, attempts, last error). A source with no link has nothing to say."""
+        return {}
+
+    def stopping(self, deadline: float) -> None:
+        """The host is stopping: every call of the source must end by ``deadline``
+        (``time.monotonic()``). A source whose calls cannot hang ignores it."""
+        return None
+
+    @property
+    def rejected(self) -> int:
+        """Tasks the source turned away or saw end in errors only, which make a finished
+        (exhausted) run exit with TASKS_FAILED: a local file's malformed records."""
+        return 0

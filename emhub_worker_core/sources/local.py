@@ -35,11 +35,12 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Optional
 
-from ..config import read_toml
-from ..errors import ConfigError, TaskError
-from ..events import EncodedEvent
-from ..services import EMhubServices, InMemoryServices
-from ..task import Task
+from ..contract.emhub_services import EMhubServices, InMemoryServices
+from ..contract.errors import ConfigError, TaskError
+from ..contract.events import EncodedEvent
+from ..contract.task import Task
+from ..ops.config import read_toml
+from .base import TaskSource
 
 log = logging.getLogger("emworker.local")
 
@@ -104,7 +105,7 @@ def _check_unique_ids(path: Path, tasks: list[Any]) -> None:
         seen[task_id] = index
 
 
-class LocalTaskSource:
+class LocalTaskSource(TaskSource):
     """Serves the tasks of one TOML file once, then reports itself exhausted."""
 
     name = "local"

@@ -29,7 +29,7 @@ from typing import IO, Any, Iterator, Mapping, Sequence
 import pytest
 import requests
 
-from emhub_worker_core.state import pid_alive
+from emhub_worker_core.ops.state_file import pid_alive
 from tests.harness.emhub_admin import AdminClient
 
 REPO = Path(__file__).resolve().parents[2]

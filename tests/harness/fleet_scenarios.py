@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import requests
 
-from emhub_worker_core.emhub.source import CATCH_UP_WINDOW
+from emhub_worker_core.sources.emhub.task_source import CATCH_UP_WINDOW
 from tests.harness.emhub_admin import AdminClient, mint_worker_token
 from tests.harness.emhub_server import EMhubServer
 from tests.harness.fleet import (

@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from .events import EncodedEvent
-from .logs import stderr_console
+from ..contract.events import EncodedEvent
+from ..contract.task import Task
+from ..ops.logs import stderr_console
 from .routing import Claim
-from .task import Task
 
 
 class TaskBoard:

@@ -4,6 +4,7 @@
 
     EmworkerError
     ├── UsageError                  a command-line value that cannot work (``--events`` path)
+    ├── AlreadyRunning              another live process runs this worker name (exit 11)
     ├── ConfigError                 bad or unreadable configuration (file and key named)
     ├── PluginError                 a plugin failed to load or register
     ├── TaskError                   a task cannot be run (malformed, unrouted)
@@ -13,12 +14,20 @@
     ├── ServiceUnavailable          a handler asked for an EMhub service this source lacks
     └── EMhubError                  anything that went wrong talking to EMhub
         ├── TransportError          network / HTTP level; worth retrying
+        │   ├── LoginExpired        HTTP 401: log in again
+        │   ├── PollTimeout         the long poll got no answer in time
+        │   └── ServerBusy          EMhub's Redis is down, restarting or loading
         ├── ServerError             EMhub answered ``{"error": ...}``
         │   ├── AuthenticationError wrong credentials, unregistered worker name (fatal)
-        │   └── EventRejected       ``update_task`` refused an event
+        │   ├── EventRejected       ``update_task`` refused an event
+        │   └── TokenRejected       the worker token is no longer valid: connect again
         └── ProtocolError           a reply that is not what the protocol says
 
-The CLI maps these to exit codes in :mod:`emhub_worker_core.exitcodes`.
+``AlreadyRunning`` and the four EMhub client's own (``LoginExpired``, ``PollTimeout``,
+``ServerBusy``, ``TokenRejected``) are internal: the host and the EMhub source handle them,
+a handler never sees them, and they are not exported by ``emhub_worker_core``.
+
+The CLI maps these to exit codes in :mod:`emhub_worker_core.ops.exit_codes`.
 """
 
 from __future__ import annotations
@@ -32,6 +41,11 @@ class EmworkerError(Exception):
 
 class UsageError(EmworkerError):
     """A command-line option with a value that cannot work; exits like argparse (2)."""
+
+
+class AlreadyRunning(EmworkerError):
+    """Another live process runs this worker name: its state folder is locked (exit 11;
+    the CLI's own error, not part of the plugin API)."""
 
 
 class ConfigError(EmworkerError):
@@ -81,6 +95,18 @@ class TransportError(EMhubError):
     """Network or HTTP-level failure (connection refused, timeout, 5xx, 401); retryable."""
 
 
+class LoginExpired(TransportError):
+    """HTTP 401: the login cookie is missing or no longer valid (EMhub's key changed)."""
+
+
+class PollTimeout(TransportError):
+    """The long poll got no answer within ``poll_timeout``."""
+
+
+class ServerBusy(TransportError):
+    """EMhub answered, but with an error from its Redis (down, restarting, loading)."""
+
+
 class ServerError(EMhubError):
     """EMhub answered with ``{"error": ...}`` (always HTTP 200 on EMhub 1.0.2)."""
 
@@ -91,6 +117,10 @@ class AuthenticationError(ServerError):
 
 class EventRejected(ServerError):
     """EMhub refused an ``update_task`` event."""
+
+
+class TokenRejected(ServerError):
+    """EMhub does not accept the worker token any more: ``connect_worker`` again."""
 
 
 class ProtocolError(EMhubError):

@@ -23,16 +23,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Mapping, Optional
 
-from . import exitcodes
-from .errors import TaskError
-from .events import EncodedEvent
-from .handler import DEFAULT_MIN_INTERVAL
+from ..contract.commands import CommandRunner, Runner
+from ..contract.errors import TaskError
+from ..contract.events import EncodedEvent
+from ..contract.handler import DEFAULT_MIN_INTERVAL
+from ..contract.task import Task
+from ..ops import exit_codes
+from ..sources.base import TaskSource
 from .intake import Intake
 from .routing import Claim, Router
-from .runner import CommandRunner, Runner
-from .sources.base import TaskSource
 from .supervisor import EventObserver, RunningTask, Supervisor
-from .task import Task
 
 log = logging.getLogger("emworker.host")
 
@@ -137,11 +137,10 @@ class Host:
 
     def _connection(self) -> dict[str, Any]:
         """The source's view of its link (EMhub: connected, or failing since...), if any."""
-        connection = getattr(self._source, "connection", None)
-        if not callable(connection):
+        if self._source is None:
             return {}
         try:
-            return dict(connection())
+            return dict(self._source.connection())
         except Exception as exc:  # the state file must not depend on it
             return {"state": "unknown", "last_error": str(exc)}
 
@@ -226,18 +225,16 @@ class Host:
             self._warm_stop.set()  # intake stops too (the source was exhausted, or fatal)
             self._changed()
         self._tick()
-        stopping = getattr(self._source, "stopping", None)
-        if callable(stopping):  # its calls end within the grace period (EMhub may hang)
-            stopping(time.monotonic() + self.grace_period)
+        if self._source is not None:  # its calls end within the grace period (EMhub may hang)
+            self._source.stopping(time.monotonic() + self.grace_period)
         stuck = self.supervisor.stop_all(self.grace_period, self._cold_stop)
         self._tick()
         if stuck:
-            return exitcodes.FORCED
+            return exit_codes.FORCED
         source = self._source
-        rejected = getattr(source, "rejected", 0)  # malformed tasks a local file held
-        if source is not None and source.exhausted and (self.failed_tasks or rejected):
-            return exitcodes.TASKS_FAILED
-        return exitcodes.OK
+        if source is not None and source.exhausted and (self.failed_tasks or source.rejected):
+            return exit_codes.TASKS_FAILED
+        return exit_codes.OK
 
     # -- tasks ----------------------------------------------------------------------------------
     def submit(self, task: Task) -> None:

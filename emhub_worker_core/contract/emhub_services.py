@@ -2,7 +2,7 @@
 
 The EMhub source implements :class:`EMhubServices` with real API calls (retried within
 bounds); the local source serves configs and sessions from the tasks file. A source that
-cannot provide a call raises :class:`~emhub_worker_core.errors.ServiceUnavailable`.
+cannot provide a call raises :class:`~emhub_worker_core.contract.errors.ServiceUnavailable`.
 """
 
 from __future__ import annotations

@@ -18,17 +18,12 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from .errors import EmworkerError
+from ..contract.errors import AlreadyRunning as AlreadyRunning  # in the one tree; kept here too
 
 LOCK_FILE = "run.lock"
 #: ``emworker status`` holds a shared lock for an instant while it looks; a starting
 #: worker tries again for this long before it calls the folder taken.
 RETRY_FOR = 1.0
-
-
-class AlreadyRunning(EmworkerError):
-    """Another live process runs this worker name: its state folder is locked (exit 11;
-    the CLI's own error, not part of the plugin API)."""
 
 
 def _busy(exc: OSError) -> bool:

@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
-    from .handler import HandlerFactory, TaskContext, TaskHandler
+    from ..contract.handler import HandlerFactory, TaskContext, TaskHandler
 
 _SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 

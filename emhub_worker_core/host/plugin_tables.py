@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from .config import did_you_mean
-from .plugins import STATUS_DISABLED
+from ..ops.config import did_you_mean
+from .plugin_loader import STATUS_DISABLED
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .plugins import PluginSet
+    from ..ops.config import Config
+    from .plugin_loader import PluginSet
 
 
 class TableProblem(NamedTuple):

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Se
 
 import pluggy
 
-from . import hookspecs
-from .events import json_safe
-from .lazy import as_factory
-from .pluginapi import incompatibility
+from ..contract import hooks
+from ..contract.compatibility import incompatibility
+from ..contract.events import json_safe
+from .lazy_handlers import as_factory
 from .routing import Claim, Router, route_key
 
 if TYPE_CHECKING:
-    from .handler import HandlerFactory
+    from ..contract.handler import HandlerFactory
 
 log = logging.getLogger("emworker.plugins")
 
@@ -57,7 +57,7 @@ class EntryPointRef:
     requires: tuple[str, ...] = ()
 
 
-def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPointRef]:
+def iter_entry_points(group: str = hooks.PROJECT_NAME) -> Iterator[EntryPointRef]:
     """Every entry point of ``group`` in the environment, each distribution once."""
     seen: set[tuple[str, str]] = set()
     for dist in metadata.distributions():
@@ -73,8 +73,8 @@ def iter_entry_points(group: str = hookspecs.PROJECT_NAME) -> Iterator[EntryPoin
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
+    pm = pluggy.PluginManager(hooks.PROJECT_NAME)
+    pm.add_hookspecs(hooks)
     return pm
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Protocol
 
-from .guard import atomic_write
+from ..guard import atomic_write
 
 STATE_FILE = "state.json"
 

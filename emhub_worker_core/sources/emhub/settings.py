@@ -1,7 +1,7 @@
 """The ``[emhub]`` settings, validated: what the client and the task source are built from.
 
 Keys, defaults and environment variables are declared once, in
-:data:`emhub_worker_core.config.SECTIONS`; the configuration loader applies them. This
+:data:`emhub_worker_core.ops.config.SECTIONS`; the configuration loader applies them. This
 module only checks the values (URL shape, numbers above 0, a CA bundle that exists, a
 readable password file) and turns them into :class:`EMhubSettings`.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 from urllib.parse import urlparse
 
-from ..config import SECTIONS, apply_env
-from ..errors import ConfigError
+from ...contract.errors import ConfigError
+from ...ops.config import SECTIONS, apply_env
 
 log = logging.getLogger("emworker.emhub")
 
@@ -95,7 +95,7 @@ def load_settings(section: Mapping[str, Any],
 
     ``section`` is normally ``Config.section("emhub")``, the environment already applied.
     Give ``env`` only for a raw table (tests, benchmarks): the loader's own
-    :func:`~emhub_worker_core.config.apply_env` then applies it, the same way.
+    :func:`~emhub_worker_core.ops.config.apply_env` then applies it, the same way.
     """
     merged: dict[str, Any] = dict(section)
     if env is not None:

@@ -21,14 +21,28 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..errors import (
+# LoginExpired, PollTimeout, ServerBusy and TokenRejected are this client's own; they
+# live in the one tree and stay importable from here.
+from ...contract.errors import (
     AuthenticationError,
     EventRejected,
     ProtocolError,
     ServerError,
     TransportError,
 )
-from ..version import __version__
+from ...contract.errors import (
+    LoginExpired as LoginExpired,
+)
+from ...contract.errors import (
+    PollTimeout as PollTimeout,
+)
+from ...contract.errors import (
+    ServerBusy as ServerBusy,
+)
+from ...contract.errors import (
+    TokenRejected as TokenRejected,
+)
+from ...contract.version import __version__
 from .neterrors import describe
 from .settings import EMhubSettings
 
@@ -39,22 +53,6 @@ JSON = dict[str, Any]
 #: The timeout of a call made after :attr:`EMhubClient.deadline` passed (the interrupted
 #: event of a task that did not stop within the grace period): short, but one try.
 LATE_CALL_TIMEOUT = 1.0
-
-
-class LoginExpired(TransportError):
-    """HTTP 401: the login cookie is missing or no longer valid (EMhub's key changed)."""
-
-
-class PollTimeout(TransportError):
-    """The long poll got no answer within ``poll_timeout``."""
-
-
-class ServerBusy(TransportError):
-    """EMhub answered, but with an error from its Redis (down, restarting, loading)."""
-
-
-class TokenRejected(ServerError):
-    """EMhub does not accept the worker token any more: ``connect_worker`` again."""
 
 
 # EMhub forwards Redis failures as {"error": "ERROR from Server: <str(exc)>"}: these are

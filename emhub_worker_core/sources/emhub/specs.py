@@ -13,8 +13,8 @@ import platform
 import socket
 from typing import Any, Mapping
 
-from ..errors import CommandError
-from ..runner import CommandRunner, Runner
+from ...contract.commands import CommandRunner, Runner
+from ...contract.errors import CommandError
 
 log = logging.getLogger("emworker.emhub")
 

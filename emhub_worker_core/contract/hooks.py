@@ -42,8 +42,8 @@ class RegisterTask(Protocol):
 
         :param task_name: the task ``name`` EMhub sends (e.g. ``"frames-monitor"``).
         :param handler_factory: called with a
-            :class:`~emhub_worker_core.handler.TaskContext` in the task's own thread; it
-            returns a :class:`~emhub_worker_core.handler.TaskHandler` (usually the
+            :class:`~emhub_worker_core.contract.handler.TaskContext` in the task's own thread; it
+            returns a :class:`~emhub_worker_core.contract.handler.TaskHandler` (usually the
             handler class itself). Or a string ``"package.module:Attribute"`` naming it:
             the module is imported only when a task is routed to it, so listing plugins
             stays quick (an import error then fails that task, with the error).
@@ -64,7 +64,7 @@ def emworker_register_tasks(register: RegisterTask) -> None:
     Fires once per plugin when the host builds its routing table: at start-up of
     ``emworker run`` and ``emworker check``, and for ``emworker plugins list``. It must
     be quick and must not touch the network or the disk: do that work in the handler's
-    :meth:`~emhub_worker_core.handler.TaskHandler.setup`.
+    :meth:`~emhub_worker_core.contract.handler.TaskHandler.setup`.
 
     :param register: call it once per task name (see :class:`RegisterTask`). Two
         plugins registering the same name (and action) are a conflict: the name is not

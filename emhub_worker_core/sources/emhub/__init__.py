@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from ..errors import AuthenticationError, EMhubError
+from ...contract.errors import AuthenticationError, EMhubError
 from .client import EMhubClient
 from .settings import EMhubSettings, load_settings
-from .source import EMhubTaskSource, RemoteServices
+from .task_source import EMhubTaskSource, RemoteServices
 
 
 def open_source(config_section: Mapping[str, Any], worker_name: str,
                 env: Mapping[str, str] | None = None) -> EMhubTaskSource:
     """The task source for ``[emhub]`` settings and a worker name (``env``: see
-    :func:`~emhub_worker_core.emhub.settings.load_settings`).
+    :func:`~emhub_worker_core.sources.emhub.settings.load_settings`).
 
     Nothing is sent yet: the host calls ``open(specs, stop)``, which connects."""
     settings = load_settings(config_section, env)

@@ -24,13 +24,22 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, List, Mapping
 
-from ..errors import AuthenticationError, EMhubError, ServerError, TaskError
-from ..events import EncodedEvent
-from ..runner import Runner
-from ..services import JSON, EMhubServices
-from ..task import Task
+from ...contract.commands import Runner
+from ...contract.emhub_services import JSON, EMhubServices
+from ...contract.errors import (
+    AuthenticationError,
+    EMhubError,
+    PollTimeout,
+    ServerBusy,
+    ServerError,
+    TaskError,
+    TokenRejected,
+)
+from ...contract.events import EncodedEvent
+from ...contract.task import Task
+from ..base import TaskSource
 from .backoff import Backoff, OutageLog
-from .client import EMhubClient, PollTimeout, ServerBusy, TokenRejected
+from .client import EMhubClient
 from .longpoll import LongPoll
 from .retry import PROBE_RETRY_CAP, PROBE_RETRY_FLOOR, Retrier, is_retryable
 from .settings import SERVER_POLL_BLOCK, EMhubSettings
@@ -86,7 +95,7 @@ class RemoteServices:
                                lambda: client.set_session_data_path(session_id, data_path)))
 
 
-class EMhubTaskSource:
+class EMhubTaskSource(TaskSource):
     """Tasks from one EMhub server for one registered worker name."""
 
     name = "emhub"

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from .host import Host
-from .sdnotify import Notifier
-from .state import write_state
+from ..ops.state_file import write_state
+from ..ops.systemd_notify import Notifier
+from .main_loop import Host
 
 log = logging.getLogger("emworker.service")
 

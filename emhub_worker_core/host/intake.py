@@ -13,9 +13,9 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Optional
 
-from .errors import AuthenticationError, EmworkerError
-from .sources.base import TaskSource
-from .task import Task
+from ..contract.errors import AuthenticationError, EmworkerError
+from ..contract.task import Task
+from ..sources.base import TaskSource
 
 log = logging.getLogger("emworker.host")
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from .events import EncodedEvent, encode_event
-from .execution import Outcome, run_task, send_failure
-from .handler import DEFAULT_MIN_INTERVAL, TaskContext, TaskHandler
+from ..contract.commands import Runner
+from ..contract.emhub_services import EMhubServices, NoServices
+from ..contract.events import EncodedEvent, encode_event
+from ..contract.handler import DEFAULT_MIN_INTERVAL, Outcome, TaskContext, TaskHandler
+from ..contract.task import Task
 from .routing import Claim
-from .runner import Runner
-from .services import EMhubServices, NoServices
-from .task import Task
+from .task_loop import run_task, send_failure
 
 log = logging.getLogger("emworker.host")
 

@@ -8,8 +8,14 @@ reads 3 knows the configuration is bad, not that the worker is in an unknown sta
 
 from __future__ import annotations
 
-from .errors import AuthenticationError, ConfigError, EmworkerError, PluginError, UsageError
-from .runlock import AlreadyRunning
+from ..contract.errors import (
+    AlreadyRunning,
+    AuthenticationError,
+    ConfigError,
+    EmworkerError,
+    PluginError,
+    UsageError,
+)
 
 OK = 0              #: finished, or stopped cleanly on SIGTERM/SIGINT
 ERROR = 1           #: unexpected error (a bug, or an environment problem)

@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Optional
 
-from .errors import TaskError
-from .task import Task
+from ..contract.errors import TaskError
+from ..contract.task import Task
 
 if TYPE_CHECKING:
-    from .handler import HandlerFactory
+    from ..contract.handler import HandlerFactory
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-from ._compat import tomllib
-from .errors import ConfigError
+from .._compat import tomllib
+from ..contract.errors import ConfigError
 
 _PLUGIN_KEYS = {"disable", "pins", "strict"}
 
@@ -63,16 +63,6 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "strict": Key((bool,), False, "EMWORKER_STRICT_PLUGINS"),  # a failed plugin stops
     },
 }
-
-#: section -> key -> (expected type(s), default): the table above, as older code reads it.
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    section: {name: (key.types, key.default) for name, key in keys.items()}
-    for section, keys in SECTIONS.items()}
-
-#: Environment overrides, (section, key) -> variable: also derived from :data:`SECTIONS`.
-ENV_VARS: dict[tuple[str, str], str] = {
-    (section, name): key.env for section, keys in SECTIONS.items()
-    for name, key in keys.items() if key.env}
 
 SECRET_KEYS = {("emhub", "password")}
 

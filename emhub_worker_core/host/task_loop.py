@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 import traceback
 
-from .errors import REFUSALS, TransportError
-from .handler import TaskHandler, wait_seconds
-
-
-class Outcome(enum.Enum):
-    """How a task's run ended."""
-
-    DONE = "done"            #: the handler sent ``done``
-    FAILED = "failed"        #: an exception ended it; an error event with ``done`` was sent
-    STOPPED = "stopped"      #: a stop was requested (shutdown, or the handler stopped itself)
-    EXHAUSTED = "exhausted"  #: ``max_iterations`` steps ran (local runs)
+from ..contract.errors import REFUSALS, TransportError
+from ..contract.handler import Outcome, TaskHandler, begin_step, step_floor, wait_seconds
 
 
 def send_failure(handler: TaskHandler, exc: BaseException) -> None:
@@ -43,15 +33,14 @@ def pause(handler: TaskHandler) -> bool:
     The loop waits on the stop event itself rather than through ``handler.wait``, so a
     handler that overrides ``wait`` cannot undo the floor.
     """
-    floor = 0.0 if handler.progress_marked else max(0.0, handler.context.min_interval)
-    return handler.context.stop_event.wait(wait_seconds(handler.interval, floor))
+    return handler.context.stop_event.wait(wait_seconds(handler.interval, step_floor(handler)))
 
 
 def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
              wait: bool = True) -> Outcome:
     """Run ``handler`` until done, stopped, failed or ``max_iterations`` steps.
 
-    A :class:`~emhub_worker_core.errors.TransportError` escaping a step (EMhub out of
+    A :class:`~emhub_worker_core.contract.errors.TransportError` escaping a step (EMhub out of
     reach even after the client's retries) does not end the task: it is logged and the
     step is tried again after the interval. Any other exception ends the task with an
     error event. Waits between steps follow :func:`pause` (the ``min_interval`` floor and
@@ -71,7 +60,7 @@ def run_task(handler: TaskHandler, *, max_iterations: int | None = None,
                 if max_iterations is not None and handler.count >= max_iterations:
                     return Outcome.EXHAUSTED
                 handler.count += 1
-                handler._made_progress = False  # the progress rule is per step
+                begin_step(handler)
                 try:
                     handler.process()
                 except TransportError as exc:

@@ -17,9 +17,14 @@ import threading
 import time
 from typing import Callable, Optional, TypeVar
 
-from ..errors import AuthenticationError, EMhubError, ServerError, TransportError
+from ...contract.errors import (
+    AuthenticationError,
+    EMhubError,
+    ServerError,
+    TokenRejected,
+    TransportError,
+)
 from .backoff import Backoff, OutageLog
-from .client import TokenRejected
 from .probe import ProbeGate
 
 T = TypeVar("T")

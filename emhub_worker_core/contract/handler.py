@@ -4,7 +4,7 @@ One thread runs one task. The host builds the handler (``factory(context)``) ins
 thread, then calls :meth:`TaskHandler.setup` once and :meth:`TaskHandler.process` again
 and again, waiting :attr:`TaskHandler.interval` seconds between calls, until the handler
 calls :meth:`TaskHandler.done`, a stop is requested, or ``process`` raises (which becomes
-an ``error``/``stack``/``done`` event; see :mod:`emhub_worker_core.execution`).
+an ``error``/``stack``/``done`` event; see :mod:`emhub_worker_core.host.task_loop`).
 
 The admin's floor (``[worker] min_interval``, :attr:`TaskContext.min_interval`) bounds
 every wait from below, between steps and in :meth:`TaskHandler.wait`, so no task argument
@@ -14,6 +14,7 @@ can make a handler hammer a scheduler, a share or EMhub. Only a step that called
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import threading
@@ -23,16 +24,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
+from .commands import CommandRunner, Runner
+from .emhub_services import EMhubServices, NoServices
 from .errors import REFUSALS
 from .events import EncodedEvent, encode_event
-from .runner import CommandRunner, Runner
-from .services import EMhubServices, NoServices
 from .task import Task
 
 EventSender = Callable[[EncodedEvent], None]
 
 #: ``[worker] min_interval`` when the configuration does not set it, in seconds.
 DEFAULT_MIN_INTERVAL = 5.0
+
+
+class Outcome(enum.Enum):
+    """How a task's run ended."""
+
+    DONE = "done"            #: the handler sent ``done``
+    FAILED = "failed"        #: an exception ended it; an error event with ``done`` was sent
+    STOPPED = "stopped"      #: a stop was requested (shutdown, or the handler stopped itself)
+    EXHAUSTED = "exhausted"  #: ``max_iterations`` steps ran (local runs)
 
 
 class TaskLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -220,13 +230,23 @@ class TaskHandler:
         """True when :meth:`mark_progress` was called during the current step."""
         return self._made_progress
 
-    def _floor(self) -> float:
-        return 0.0 if self._made_progress else max(0.0, self.context.min_interval)
-
     def wait(self, seconds: float) -> bool:
         """Sleep ``seconds``, waking at once on a stop; return True if stopping.
 
         The wait is at least ``min_interval`` unless this step called
         :meth:`mark_progress`.
         """
-        return self.context.stop_event.wait(wait_seconds(seconds, self._floor()))
+        return self.context.stop_event.wait(wait_seconds(seconds, step_floor(self)))
+
+
+# The host's side of pacing: functions rather than methods, so a handler subclass cannot
+# shadow them by accident, and beside the class, which owns the progress mark.
+def begin_step(handler: TaskHandler) -> None:
+    """A new step begins: the progress mark is per step (the host's loop calls this)."""
+    handler._made_progress = False
+
+
+def step_floor(handler: TaskHandler) -> float:
+    """The floor on the wait after the current step, the one place of the rule: the
+    admin's ``min_interval``, or 0 once the step called :meth:`TaskHandler.mark_progress`."""
+    return 0.0 if handler._made_progress else max(0.0, handler.context.min_interval)
