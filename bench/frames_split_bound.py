@@ -2,8 +2,8 @@
 
 issue 23 asks whether a second process could take the warm, CPU-bound part of the first
 scan past the one-interpreter bound. This measures the bound, not the scanner: the bare
-loop of ``frames_scan.py`` (``os.scandir`` + one ``lstat`` per file, no bookkeeping) in
-one process, and the same loop in two fresh interpreters (``-S``; their start-up
+loop of ``frames_scan.py`` (``bare_scan.py``: ``os.scandir`` + one ``lstat`` per file, no
+bookkeeping) in one process, and the same loop in two fresh interpreters (``-S``; their start-up
 included) each given every other folder of the first level with 16 or more, against
 ``find -printf '%s\\n'``, interleaved, warm cache (a tree built once, read once before the rounds).
 
@@ -23,20 +23,12 @@ import time
 from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from frames_scan import bare_scan  # noqa: E402
+from bare_scan import bare_scan  # noqa: E402
 from frames_tree import build_tree  # noqa: E402
 
-CHILD = """import os, sys
-size, todo = 0, sys.argv[1:]
-while todo:
-    with os.scandir(todo.pop()) as listing:
-        for entry in listing:
-            if entry.is_dir(follow_symlinks=False):
-                todo.append(entry.path)
-            else:
-                size += entry.stat(follow_symlinks=False).st_size
-print(size)
-"""
+BENCH = os.path.dirname(os.path.abspath(__file__))
+CHILD = (f"import sys; sys.path.insert(0, {BENCH!r}); from bare_scan import bare_scan; "
+         "print(bare_scan(*sys.argv[1:]))")
 
 
 def split(root: str, parts: int = 16) -> tuple[list[list[str]], list[str]]:
