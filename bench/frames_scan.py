@@ -38,6 +38,7 @@ import tracemalloc
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bare_scan import bare_scan  # noqa: E402
 from emworker_frames_monitor.scanner import ScanResult, TreeScanner  # noqa: E402
 from frames_tree import TreeInfo, add_movies, age_dirs, build_tree  # noqa: E402
 
@@ -69,19 +70,6 @@ def original_scan(root: str) -> dict[str, dict[str, Any]]:
         result[name] = {"type": "dir", "size": total_size, "movies": total_movies,
                         "ts": st.st_mtime, "index": index}
     return result
-
-
-def bare_scan(root: str) -> int:
-    """The least a Python scan can do: list every folder, ``lstat`` every other entry."""
-    size, todo = 0, [root]
-    while todo:
-        with os.scandir(todo.pop()) as listing:
-            for entry in listing:
-                if entry.is_dir(follow_symlinks=False):
-                    todo.append(entry.path)
-                else:
-                    size += entry.stat(follow_symlinks=False).st_size
-    return size
 
 
 def drop_caches() -> bool:

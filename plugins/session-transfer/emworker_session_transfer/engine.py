@@ -5,7 +5,8 @@ Order per file: copy to a temp name + checksum -> fsync (movies, large files) an
 storage -> manifest record (fsync'd per group) -> only then remove a movie's source. A
 file in the destination counts only once recorded. Copiers never wait for this
 bookkeeping: while the task thread records one group, the next files are being copied.
-Killed anywhere, :meth:`SessionTransfer.open` puts things right on the next start.
+Killed anywhere, :meth:`SessionTransfer.open` puts things right on the next start
+(:mod:`.repair`); a group's sync, check, record and move are :mod:`.commit`'s.
 
 Both trees are reached by directory descriptors that follow no link (the frames share is
 the microscope PC's, a raw folder may be its group's): a link in the destination is refused,
@@ -16,62 +17,24 @@ inode recorded when it was copied, and never when the "copy" is that same file.
 from __future__ import annotations
 
 import errno
-import logging
 import os
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable
 
-from emhub_worker_core.guard import (
-    VANISHED,
-    SettleTracker,
-    open_dir,
-    open_regular_stat,
-    same_file,
-    unlink_same,
-    walk_entries,
-)
+from emhub_worker_core.guard import VANISHED, SettleTracker, open_dir
 
-from .checksum import file_digest
-from .copier import (
-    TEMP_PREFIX,
-    Copied,
-    DestinationError,
-    SourceGone,
-    SourceProblem,
-    buffer,
-    check_stored,
-    copy_verified,
-    discard,
-    sync_filesystem,
-)
-from .manifest import Entry, Manifest
+from .commit import Candidate, Group, StepResult, commit_group
+from .copier import DestinationError, SourceGone, SourceProblem, copy_verified, discard
+from .manifest import Manifest
 from .pool import Cancelled, CopyPool
+from .repair import Logger, finish_moves, remove_temp_files
 from .settings import TransferSettings
 from .stats import SessionStats
 from .walk import SourceDirs, walk, walk_dirs_bottom_up
 
-Logger = Union["logging.LoggerAdapter[logging.Logger]", logging.Logger]
+__all__ = ["Candidate", "SessionTransfer", "StepResult"]
 
-
-@dataclass
-class Candidate:
-    rel: str
-    size: int
-    mtime_ns: int
-
-
-@dataclass
-class StepResult:
-    new_files: int = 0
-    new_movies: int = 0
-    pending: int = 0          # files seen but not settled yet
-    errors: list[str] = field(default_factory=list)           # destination trouble
-    source_problems: list[str] = field(default_factory=list)  # retried on a later scan
-
-
-Group = list[tuple[Candidate, Copied]]
 # A group also closes at this many bytes: while a backlog of movies copies, their sources
 # leave the share (an unlink of a large file waits on the journal) and EMhub hears of them
 # as they go, not once per `batch` movies.
@@ -107,8 +70,9 @@ class SessionTransfer:
             if self.manifest.refused:
                 self.logger.warning("%d manifest record(s) not trusted (absolute, '..'): %s",
                                     len(self.manifest.refused), self.manifest.refused[:3])
-            self._remove_temp_files(dest_fd)
-            self._finish_moves(dest_fd)
+            remove_temp_files(self.dest, dest_fd)
+            finish_moves(self.manifest, self.frames, self.dest, dest_fd,
+                         self.settings.chunk_kib * 1024, self.logger)
         except DestinationError:
             raise
         except OSError as exc:
@@ -122,86 +86,6 @@ class SessionTransfer:
         if times:  # the stop rules survive restarts: they count from recorded times
             self.first_activity = min(times)
             self.last_activity = max(times)
-
-    def _remove_temp_files(self, dest_fd: int) -> None:
-        """Our leftover temp files (names are ours: removed by name, no link followed)."""
-        temps = [rel for rel, entry in walk_entries(dest_fd, skip_hidden=False)
-                 if entry.name.startswith(TEMP_PREFIX)]
-        dirs = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
-        try:
-            for rel in temps:
-                dir_fd, name = dirs.locate(rel)
-                os.unlink(name, dir_fd=dir_fd)
-        finally:
-            dirs.close()
-
-    def _finish_moves(self, dest_fd: int) -> None:
-        """Movies verified before a crash whose source is still there: remove it now,
-        once the copy still has the recorded checksum (any recorded algorithm), is not the
-        source itself, and the source is still the inode that was copied."""
-        dirs = SourceDirs(self.frames)
-        copies = SourceDirs(self.dest, root_fd=os.dup(dest_fd))
-        moved: list[str] = []
-        try:
-            for entry in list(self.manifest.entries.values()):
-                if not entry.movie or entry.moved:
-                    continue
-                inode = _recorded_inode(entry)
-                if inode is None or not self._copy_intact(entry, copies, dirs):
-                    del self.manifest.entries[entry.path]  # transferred again
-                    continue
-                if self._remove_source(entry, dirs, inode):
-                    moved.append(entry.path)
-        finally:
-            dirs.close()
-            copies.close()
-        self.manifest.mark_all_moved(moved)
-        self.manifest.sync()
-
-    def _copy_intact(self, entry: Entry, copies: SourceDirs, sources: SourceDirs) -> bool:
-        """The recorded copy is there, a separate file from the source, with its checksum."""
-        try:
-            dir_fd, name = copies.locate(entry.path)
-            fd, copy_st = open_regular_stat(dir_fd, name)
-        except OSError:
-            return False
-        try:
-            if self._is_source(entry, copy_st, sources):
-                self.logger.warning("%s: the recorded copy is the source itself; not a copy",
-                                    entry.path)
-                return False
-            digest, size = file_digest(fd, entry.algorithm,
-                                       buffer(self.settings.chunk_kib * 1024))
-        except ValueError:  # an algorithm this version does not know
-            return False
-        finally:
-            os.close(fd)
-        return (digest, size) == (entry.digest, entry.size)
-
-    @staticmethod
-    def _is_source(entry: Entry, copy_st: os.stat_result, sources: SourceDirs) -> bool:
-        if (copy_st.st_dev, copy_st.st_ino) == _recorded_inode(entry):
-            return True
-        try:
-            dir_fd, name = sources.locate(entry.path)
-            return same_file(copy_st, os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
-        except OSError:
-            return False
-
-    def _remove_source(self, entry: Entry, dirs: SourceDirs, inode: tuple[int, int]) -> bool:
-        """True when the source is gone now (removed, or already gone)."""
-        try:
-            dir_fd, name = dirs.locate(entry.path)
-            if unlink_same(dir_fd, name, *inode, size=entry.size, mtime_ns=entry.mtime_ns):
-                return True
-            self.logger.warning("%s changed since it was copied: left in place", entry.path)
-            return False
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return True
-            self.logger.warning("%s not removed from the frames folder: %s", entry.path,
-                                exc.strerror)
-            return False
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -332,57 +216,13 @@ class SessionTransfer:
     def _commit(self, group: Group, dirs: SourceDirs, result: StepResult,
                 on_batch: Callable[[int, int], None]) -> None:
         """Sync, check, record a group of copies; then remove the movies' sources."""
-        synced = any(not copied.verified for _c, copied in group)
-        try:
-            if synced:  # small files' data and every rename so far, before reading back
-                sync_filesystem(self.dest)
-        except OSError as exc:
-            for _cand, copied in group:
-                discard(copied.name, copied.dir_fd)
-            result.errors.append(f"syncing {self.dest}: {exc.strerror or exc}")
+        entries = commit_group(group, self.dest, self.manifest, self.settings, self.clock,
+                               dirs, result, self.logger)
+        if not entries:
             return
-        verified: list[tuple[Entry, Copied]] = []
-        at = self.clock()
-        folders: set[int] = set()
-        unchecked = [copied for _cand, copied in group if not copied.verified]
-        checks = dict(zip((id(c) for c in unchecked), check_stored(
-            [(c.dir_fd, c.name, c.path, c.size, c.digest) for c in unchecked],
-            self.settings.checksum,
-            self.settings.chunk_kib * 1024)))
-        for cand, copied in group:
-            problem = checks.get(id(copied))
-            if problem is not None:
-                discard(copied.name, copied.dir_fd)
-                result.errors.append(str(problem))
-                continue
-            folders.add(copied.dir_fd)
-            verified.append((Entry(cand.rel, copied.size, copied.mtime_ns, copied.digest,
-                                   self.settings.is_movie(cand.rel), at,
-                                   algorithm=self.settings.checksum,
-                                   source_dev=copied.inode[0], source_ino=copied.inode[1]),
-                             copied))
-        if not verified:
-            return
-        entries = [entry for entry, _copied in verified]
-        try:  # renames on disk before a record; records before any source removal
-            for folder in folders if not synced else ():  # syncfs covered the renames
-                os.fsync(folder)
-            self.manifest.add_all(entries)
-            self.manifest.sync()
-        except OSError as exc:  # unrecorded copies are not trusted: copied again later
-            result.errors.append(f"recording the batch in {self.manifest.path}: {exc}")
-            self.manifest.close()  # reopened (and re-read) on the next pass
-            return
-        moved = [entry.path for entry, copied in verified
-                 if entry.movie and self._remove_source(entry, dirs, copied.inode)]
-        try:
-            self.manifest.mark_all_moved(moved)
-            self.manifest.sync()
-        except OSError as exc:  # the sources are gone, the copies recorded: nothing lost
-            self.logger.warning("recording moves in %s: %s", self.manifest.path, exc)
         for entry in entries:
             self.stats.add(entry.path, entry.size, entry.mtime, entry.movie)
-        self.last_activity = at
+        self.last_activity = entries[0].at
         if self.first_activity is None:
             self.first_activity = self.last_activity
         movies = sum(1 for e in entries if e.movie)
@@ -407,10 +247,3 @@ class SessionTransfer:
             pass
         return removed
 
-
-def _recorded_inode(entry: Entry) -> tuple[int, int] | None:
-    """The source's (device, inode) as recorded when it was copied (None: not recorded)."""
-    dev, ino = entry.source_dev, entry.source_ino
-    if isinstance(dev, int) and isinstance(ino, int):
-        return dev, ino
-    return None
