@@ -114,7 +114,7 @@ def test_concurrency_limit_per_host_and_per_name() -> None:
     Gate.peak = 0
     tasks = [Task(f"1-{i}", "gate", {}) for i in range(6)]
     host = Host(router(gate=Gate), TaskRules(max_tasks=3, max_tasks_per_name={"gate": 2},
-                                                min_interval=0))  # the 5 s floor has tests of its own
+                                                min_interval=0))  # the floor: own tests
     thread = threading.Thread(target=host.run, args=(MemorySource(tasks),))
     thread.start()
     time.sleep(0.3)
