@@ -6,6 +6,7 @@ other's tasks) with the example ``echo`` plugin (args message, repeat, interval)
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -74,18 +75,52 @@ def test_unknown_and_malformed_tasks_get_an_error_and_done(
         assert w.running()
 
 
+BUG_PLUGIN = """
+from emhub_worker_core import TaskHandler, hookimpl
+
+
+class Bug(TaskHandler):
+    def process(self) -> None:
+        float("soon")  # a handler's bug, not bad input
+
+
+@hookimpl
+def emworker_register_tasks(register):
+    register("bug", Bug)
+"""
+
+
+def with_bug_plugin(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """The worker also loads a one-file plugin whose handler has a bug: an entry point in a
+    dist-info folder on PYTHONPATH is all importlib.metadata needs."""
+    folder.mkdir()
+    (folder / "emworker_bug.py").write_text(BUG_PLUGIN)
+    info = folder / "emworker_bug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: emworker-bug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[emworker]\nbug = emworker_bug\n")
+    path = [str(folder)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def test_a_refused_task_is_one_line_in_task_history_and_a_bug_keeps_its_stack(
         emhub_server: EMhubServer, admin: AdminClient, worker_env: dict[str, str],
         tmp_path: Path) -> None:
     worker = "docs-1.test"
-    with start_worker(emhub_server, worker_env, tmp_path, worker) as w:
+    env = with_bug_plugin(worker_env, tmp_path / "bug-plugin")
+    with start_worker(emhub_server, env, tmp_path, worker) as w:
         bad_arg = admin.create_task(worker, "echo", {"repeat": 0})
+        bad_type = admin.create_task(worker, "echo", {"interval": "soon"})
         outside = admin.create_task(worker, "frames", {"root": "/etc"})
-        bug = admin.create_task(worker, "echo", {"interval": "soon"})
-        wait_for(lambda: done(admin, worker, bad_arg, outside, bug), "all done", log=w.log)
+        bug = admin.create_task(worker, "bug", {})
+        wait_for(lambda: done(admin, worker, bad_arg, bad_type, outside, bug), "all done",
+                 log=w.log)
         # what EMhub stored, as its Task History dialog shows it
         assert admin.task_history(bad_arg) == [
-            {"error": "'repeat' must be a positive integer, got 0", "done": "1"}]
+            {"error": "task arg 'repeat': must be at least 1, got 0", "done": "1"}]
+        assert admin.task_history(bad_type) == [
+            {"error": "task arg 'interval': must be a number of seconds, got 'soon'",
+             "done": "1"}]
         [event] = admin.task_history(outside)
         assert set(event) == {"error", "done"} and "\n" not in event["error"]
         assert "/etc" in event["error"] and "Traceback" not in event["error"]
@@ -93,7 +128,7 @@ def test_a_refused_task_is_one_line_in_task_history_and_a_bug_keeps_its_stack(
         assert event["error"].startswith("ValueError: could not convert string to float")
         assert "Traceback" in event["stack"]
         log = w.log_text()
-        assert "task refused: 'repeat' must be a positive integer, got 0" in log
+        assert "task refused: task arg 'repeat': must be at least 1, got 0" in log
         assert log.count("Traceback") == 1  # the bug's, in the log
 
 
