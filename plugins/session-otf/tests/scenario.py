@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from emworker_session_otf.executors.base import session_prefix
+from emworker_session_otf.executors.local import LocalExecutor
+
 #: The worker's cwd: this folder, not the repository, so the installed core runs (as from
 #: the plugin's own folder in a fresh venv).
 HERE = Path(__file__).resolve().parent
@@ -154,6 +157,15 @@ class OtfScenario:
 
     def close(self) -> None:
         self.stop_worker()
+        end_local_jobs(self.sid)
         self._clean_worker_tasks()
         self.admin.close()
         shutil.rmtree(self.raw, ignore_errors=True)
+
+
+def end_local_jobs(session_id: int) -> None:
+    """End every live local job of the session. A job outlives its worker by design, and
+    the next test of the same session would find it by name and not submit its own."""
+    executor = LocalExecutor(Path("/nonexistent"), kill_after=2.0)
+    for job in executor.live_jobs(session_prefix(session_id)):
+        executor.cancel(job.job_id)

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 from emworker_testkit.slurm_cluster import SlurmCluster
-from scenario import QUIET, OtfScenario
+from scenario import QUIET, OtfScenario, end_local_jobs
 
 pytestmark = pytest.mark.emhub
 EXECUTORS = ["local", pytest.param("slurm", marks=pytest.mark.slurm)]
@@ -59,6 +59,7 @@ def executor(request: pytest.FixtureRequest) -> Iterator[tuple[str, SlurmCluster
         yield "slurm", cluster
         cluster.cancel_all()
     else:
+        end_local_jobs(SESSION["local"])  # one left by an earlier test would be found by name
         yield "local", None
 
 
