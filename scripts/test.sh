@@ -27,9 +27,10 @@ quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,
     -r requirements/test-pins.txt -e testkit \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
-# Two workers (pytest-xdist): the tests of the real servers run in order on one of them (one
-# EMhub + Redis, the Slurm lock; emworker_testkit groups them), the others beside them.
-# EMWORKER_TEST_WORKERS=0 runs everything in this one process.
-workers=${EMWORKER_TEST_WORKERS:-2}
+# One process by default. EMWORKER_TEST_WORKERS=2 runs two pytest-xdist workers (about 5 min
+# instead of 8), but the kit's real-server group does not yet keep those tests on one worker
+# (xdist adds no group to their node ids), so two real-server tests can meet on one machine
+# resource (a session's local OTF job, the Slurm lock): not yet safe for CI.
+workers=${EMWORKER_TEST_WORKERS:-0}
 if [ "$workers" = 0 ]; then exec .venv/bin/python -m pytest "$@"; fi
 exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"
