@@ -27,10 +27,10 @@ quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,
     -r requirements/test-pins.txt -e testkit \
     "${plugin_args[@]}"
 bash scripts/system-deps.sh
-# One process by default. EMWORKER_TEST_WORKERS=2 runs two pytest-xdist workers (about 5 min
-# instead of 8), but the kit's real-server group does not yet keep those tests on one worker
-# (xdist adds no group to their node ids), so two real-server tests can meet on one machine
-# resource (a session's local OTF job, the Slurm lock): not yet safe for CI.
-workers=${EMWORKER_TEST_WORKERS:-0}
+# Two pytest-xdist workers by default (this kind of machine has two cores), EMWORKER_TEST_WORKERS=0
+# for one process. The kit keeps the real-server tests in order on one worker (its
+# `real-servers` group), so two of them never meet on a machine-wide resource (a session's
+# local OTF job, the Slurm daemons); it stops a run in which xdist lost the group.
+workers=${EMWORKER_TEST_WORKERS:-2}
 if [ "$workers" = 0 ]; then exec .venv/bin/python -m pytest "$@"; fi
 exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

@@ -16,7 +16,9 @@ from emworker_testkit.emhub_server import FLEET_WORKERS, EMhubServer
 from tests.harness.fleet import Fleet
 from tests.harness.fleet_scenarios import outage
 
-pytestmark = [pytest.mark.emhub, pytest.mark.slow]
+# Stops and starts only this worker's own EMhub, with echo tasks: under xdist it may run
+# beside the kit's real-servers group (emworker_testkit.plugin).
+pytestmark = [pytest.mark.emhub, pytest.mark.slow, pytest.mark.server_group("emhub-outages")]
 
 NAMES = list(FLEET_WORKERS)
 #: Past the 1 + 2 + 3 s the backoff takes to reach its 3 s cap: the workers retry at the

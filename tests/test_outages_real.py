@@ -21,7 +21,9 @@ from emworker_testkit.emhub_admin import AdminClient
 from emworker_testkit.emhub_server import EMhubServer
 from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
-pytestmark = pytest.mark.emhub
+# Stops and starts only this worker's own EMhub, with echo and frames tasks: under xdist it may run
+# beside the kit's real-servers group (emworker_testkit.plugin).
+pytestmark = [pytest.mark.emhub, pytest.mark.server_group("emhub-outages")]
 
 #: Seconds the server stays down: past the 1 + 2 + 3 s it takes the probe's backoff to reach
 #: its 3 s cap (PROBE_RETRY_CAP), so recovery is measured from the steady state. Issue 10's
@@ -54,9 +56,11 @@ def first_event_after(admin: AdminClient, worker: str, started: float,
 RECOVERED = re.compile(r"EMhub answers again after ([\d.]+) s and (\d+) failed call")
 
 
-@pytest.mark.parametrize("what", ["emhub", "redis"])
-def test_new_task_runs_within_5_s_of_recovery_three_times_in_a_row(
-        what: str, emhub_server: EMhubServer, worker_env: dict[str, str],
+# Three EMhub outages in a row (recovery must not degrade from one to the next); Redis's
+# outage, a different failure (EMhub answers, with errors), once.
+@pytest.mark.parametrize(("what", "rounds"), [("emhub", 3), ("redis", 1)])
+def test_new_task_runs_within_5_s_of_each_recovery(
+        what: str, rounds: int, emhub_server: EMhubServer, worker_env: dict[str, str],
         tmp_path: Path) -> None:
     # One name per case: a stopped worker's last long poll, still held by EMhub for up to
     # 60 s, would swallow the next task of its name (only the pending re-check finds it).
@@ -66,7 +70,7 @@ def test_new_task_runs_within_5_s_of_recovery_three_times_in_a_row(
         w.wait_connected()
         # Warm-up, not a measurement; generous in case an earlier run's poll swallows it.
         first_event_after(admin, worker, time.monotonic(), w.log, timeout=150)
-        for round_ in range(1, 4):
+        for round_ in range(1, rounds + 1):
             if what == "emhub":
                 emhub_server.stop_emhub(kill=True)
             else:
@@ -84,9 +88,9 @@ def test_new_task_runs_within_5_s_of_recovery_three_times_in_a_row(
             assert elapsed <= RECOVERY_BOUND, f"round {round_}: first event after {elapsed:.1f} s"
         log = w.log_text()
     # One line per outage while down (8 s: no minute summary is due), one on recovery.
-    assert log.count("EMhub call failed") == 3, log[-3000:]
+    assert log.count("EMhub call failed") == rounds, log[-3000:]
     recoveries = RECOVERED.findall(log)
-    assert len(recoveries) == 3, log[-3000:]
+    assert len(recoveries) == rounds, log[-3000:]
     for seconds, calls in recoveries:  # the poller alone runs while no task does
         assert int(calls) <= float(seconds) + 1, f"{calls} calls in {seconds} s: over 1/s"
 

@@ -22,7 +22,9 @@ from emworker_testkit.emhub_worker import WorkerProcess, wait_for
 
 from tests.harness.fleet import AttemptCounter, hanging
 
-pytestmark = pytest.mark.emhub
+# Stops and starts only this worker's own EMhub, with echo tasks: under xdist it may run
+# beside the kit's real-servers group (emworker_testkit.plugin).
+pytestmark = [pytest.mark.emhub, pytest.mark.server_group("emhub-outages")]
 
 RESTART_BOUND = 20.0  # s from creating the task to its first event (broken: ~58 s)
 OUTAGE = 8.0  # s the listener holds EMhub's port: past the backoff's 3 s cap

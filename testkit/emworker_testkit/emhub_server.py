@@ -76,7 +76,7 @@ def clean_old_runs() -> None:
 
 
 class EMhubServer:
-    """EMhub + Redis for one test session. See notes/emhub-fixture.md for the contract."""
+    """EMhub + Redis for one test session (docs/testing-kit.rst says how tests use it)."""
 
     user = "admin"
     password = "admin"
