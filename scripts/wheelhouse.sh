@@ -27,8 +27,13 @@ trap 'rm -rf "$builder"' EXIT
 "$PYTHON" -m venv "$builder/venv"
 "$builder/venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 mkdir -p "$out"
+# setuptools builds in each distribution's own build/ folder and packs whatever build/lib
+# holds, even a module since deleted from the source: clear it before and after.
+clear_build() { for dist in "${dists[@]}"; do rm -rf "$dist/build"; done; }
+trap 'clear_build; rm -rf "$builder"' EXIT
+clear_build
 # Build isolation on: each distribution is built with the setuptools its pyproject.toml asks
-# for. The build folders go to the throwaway environment, not into the source tree.
+# for, in the throwaway environment.
 TMPDIR="$builder" "$builder/venv/bin/python" -m pip wheel -q --disable-pip-version-check \
     --wheel-dir "$out" "${dists[@]}"
 echo "wheelhouse $out:"

@@ -15,11 +15,15 @@ import pytest
 from tests.conftest import REPO
 
 LICENSE = (REPO / "LICENSE").read_text()
+STALE = REPO / "plugins/cluster-lsf/build/lib/emworker_cluster_lsf/deleted_module.py"
 
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
+    # What an earlier build leaves: setuptools would pack it (test_wheels_hold_only_the_source)
+    STALE.parent.mkdir(parents=True, exist_ok=True)
+    STALE.write_text("STALE = True\n")
     result = subprocess.run(["bash", str(REPO / "scripts" / "wheelhouse.sh"), str(out)],
                             capture_output=True, text=True, env=_env(), timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -43,6 +47,19 @@ def test_every_distribution_is_in_the_wheelhouse(wheelhouse: Path) -> None:
         "emworker_" + p.name.replace("-", "_") for p in REPO.glob("plugins/*")
         if (p / "pyproject.toml").exists()}
     assert {w.name.split("-")[0] for w in ours(wheelhouse)} == expected
+
+
+@pytest.mark.slow
+def test_wheels_hold_only_the_source_and_leave_no_build_folder(wheelhouse: Path) -> None:
+    roots = [REPO, *REPO.glob("plugins/*"), REPO / "contrib/echo-plugin"]
+    for wheel in ours(wheelhouse):
+        with zipfile.ZipFile(wheel) as zf:
+            modules = {n for n in zf.namelist() if n.endswith(".py")}
+        assert modules, wheel.name
+        extra = [m for m in modules if not any((root / m).is_file() for root in roots)]
+        assert not extra, (wheel.name, extra)
+    assert not STALE.exists()
+    assert not [p for p in REPO.glob("plugins/*/build")], "the build left build/ in the tree"
 
 
 @pytest.mark.slow
