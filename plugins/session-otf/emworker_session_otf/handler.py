@@ -4,42 +4,38 @@ One step (:meth:`OtfHandler.process`) either waits for ``min_movies`` settled mo
 feeds newly settled movies to the job and asks its executor how it is doing. The job record
 (:mod:`.record`) is saved before anything is done to the job, so a restarted worker
 re-attaches instead of submitting again; worker shutdown never cancels a job.
+
+The handler owns the task's life and the session's record; its parts are plain objects:
+:class:`.jobs.SessionJobs` (whose job is whose; cancels), :class:`.submission.Submission`,
+:class:`.feeder.MovieFeeder`, :class:`.tracking.JobTracker`, :class:`.stopping.StopAndClear`
+(``stop`` and ``clear``), :class:`.page.SessionPage` (``extra.otf`` and ``data_path``) and
+:class:`.reports.TaskReports` (the task's events).
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
-from emhub_worker_core import ConfigError, TaskError
+from emhub_worker_core import ConfigError, TaskError, TaskHandler
 from emhub_worker_core.guard import PathRefused
 
-from .control import NotOurs
-from .executors import ExecutorError, make_executor
-from .executors.base import (
-    FINISHED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    TERMINAL,
-    UNKNOWN,
-    JobState,
-)
-from .feed import MovieFeed, SettledMovies
+from .executors import ExecutorError
+from .executors.base import STOPPED, TERMINAL
+from .feeder import MovieFeeder
 from .folder import create_otf_folder
-from .inputs import resolve
+from .inputs import OtfTarget, resolve
+from .jobs import NotOurs, SessionJobs
 from .launch import check_values
-from .record import (
-    CREATED,
-    STOPPING,
-    JobRecord,
-    RecordError,
-    RecordStore,
-    session_lock,
-)
+from .page import SessionPage
+from .record import CREATED, STOPPING, JobRecord, RecordError, RecordStore, session_lock
 from .registry import FolderRegistry
+from .reports import TaskReports
 from .settings import OtfSettings
-from .submit import OtfSubmission
+from .stopping import StopAndClear
+from .submission import Submission
+from .tracking import JobTracker
 from .workflow import WorkflowError
 
 
@@ -47,11 +43,28 @@ def _truthy(value: Any) -> bool:
     return value not in (None, "", 0, "0", False, "false", "no")
 
 
-class OtfHandler(OtfSubmission):
+class OtfHandler(TaskHandler):
     """On-the-fly processing of one session, submitted to the scheduler and tracked."""
 
     #: repeated by the host in its last event (e.g. ``interrupted``) for EMhub's pages
     snapshot_fields: ClassVar[tuple[str, ...]] = ("otf_status", "job_id", "movies_fed")
+
+    settings: OtfSettings
+    store: RecordStore
+    folders: FolderRegistry
+    target: OtfTarget
+    sid: int
+    lock: threading.Lock
+    jobs: SessionJobs
+    page: SessionPage
+    reports: TaskReports
+    stop_and_clear: StopAndClear
+    submission: Submission
+    feeder: MovieFeeder
+    tracker: JobTracker
+    record: Optional[JobRecord] = None
+    _cancelling = False  # a stop task (or a clear that became one): cancel each step
+    _awaiting_stop = False  # a stop task is cancelling the job: end when it is confirmed
 
     def _state_dir(self) -> str | Path:
         """The configured folder, else the one the host gives this plugin (per worker)."""
@@ -64,11 +77,7 @@ class OtfHandler(OtfSubmission):
 
     def setup(self) -> None:
         self.record = None
-        self._unknown_since = 0.0
-        self._uncertain = ""   # why the last submit may or may not have made a job
-        self._unfed: list[str] = []  # settled, not yet written (the feed write failed)
         self._awaiting_stop = False
-        self._data_path = ""
         try:
             self.settings = self.read_settings(OtfSettings)
             self.interval = self.settings.period
@@ -76,8 +85,8 @@ class OtfHandler(OtfSubmission):
             self.folders = FolderRegistry(self._state_dir())
             self.target = resolve(self.args, self.settings, self.emhub)
             self.sid = self.target.session_id
-            self.executor = make_executor(self.target.workflow.executor, self.runner,
-                                          self.target.otf_path, self.settings.command_timeout)
+            self.jobs = SessionJobs(self.sid, self.target.workflow, self.target.otf_path,
+                                    self.runner, self.settings.command_timeout, self.logger)
             if not _truthy(self.args.get("stop")):  # a stop neither renders nor uses them
                 check_values(self.target)  # before anything exists
                 self._check_folder()
@@ -86,57 +95,83 @@ class OtfHandler(OtfSubmission):
             self.done(error=f"refused: {exc}")
             return
         self.lock = session_lock(self.sid)
+        self.page = SessionPage(self.emhub, self.sid, self.logger)
+        self.reports = TaskReports(self.update, self.logger, self.settings.progress_maxlen)
+        self.stop_and_clear = StopAndClear(
+            self.target, self.task_id, self.store, self.folders, self.jobs, self.page,
+            self.reports, self.done, self.context.clock, self.lock, self.logger)
         if _truthy(self.args.get("stop")):
-            self._stop_job()
+            if self.stop_and_clear.start():
+                self._cancel_each_step()
+                self.stop_and_clear.step()
             return
         with self.lock:
-            if _truthy(self.args.get("clear")) and not self._clear():
+            if _truthy(self.args.get("clear")):
+                cleared = self.stop_and_clear.clear()
+                if cleared is None:
+                    if not self.finished:  # the job is cancelled until confirmed
+                        self._cancel_each_step()
+                    return
+                self.target = cleared
+            if not self._attach():
                 return
-            try:
-                self.record = self.store.load(self.sid) or \
-                    self._adopt(dict(self.target.otf_extra))
-            except RecordError as exc:
-                self.done(error=f"{exc}; send 'clear' to set it aside")
-                return
-            except NotOurs as exc:
-                self.done(error=f"refused: {exc}; send 'clear' to start again")
-                return
-            if self.record is not None and self.record.status in TERMINAL:
-                self._publish()
-                self.done(otf_status=self.record.status, job_id=self.record.job_id,
-                          msg="this session's OTF job already ended; send 'clear' to run it "
-                              "again")
-                return
-            if self.record is not None and self.record.status == STOPPING:
-                self._awaiting_stop = True  # a stop task is at work: end when it is done
-            elif self.record is not None:
-                self.record.owner_task = self.task_id
-                if self.record.executor and self.record.executor != self.executor.name:
-                    self.executor = self._executor_for(self.record.executor)
-                self.store.save(self.record)
-                self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
-                                 self.record.job_id or "(being submitted)", self.record.status)
-        self.movies = SettledMovies(self.target.raw_path, self.settings.is_movie,
-                                    self.settings.quiet_seconds, self.context.monotonic,
-                                    raw_root=self.target.raw_root)
-        self.feed = MovieFeed(self.target.otf_path, self.target.otf_root)
+        # made after a clear: they see the target without the old job
+        self.submission = Submission(
+            self.target, self.task_id, self.settings, self.store, self.jobs, self.page,
+            self.reports, self.emhub, self.done, self.context.clock, self.logger)
+        self.feeder = MovieFeeder(self.target, self.settings, self.store, self.page,
+                                  self.reports, self.context.monotonic)
+        self.tracker = JobTracker(self.target, self.settings.job_gone_grace, self.store,
+                                  self.jobs, self.page, self.reports, self.submission,
+                                  self.done, self.context.clock, self.context.monotonic)
         if self.record is not None and self.target.otf_path.is_dir():
-            self._load_feed()
+            self.feeder.load()
 
-    def _load_feed(self) -> None:
-        """The feed a previous run wrote; one replaced by a link is not read, but said,
-        and rewritten from what settles (the workflow may then see a movie again)."""
+    def _cancel_each_step(self) -> None:
+        self._cancelling = True
+        self.interval = max(self.settings.period, 1.0)
+
+    def _check_folder(self) -> None:
+        """The OTF folder is this session's (see :mod:`.registry`); adopt a legacy one."""
+        self.folders.check(self.target)
+        if self.folders.entry(self.sid) is None and self.target.otf_path.is_dir():
+            self.folders.record(self.target)
+
+    def _attach(self) -> bool:
+        """The session's record, this host's or one adopted from ``extra.otf`` (caller
+        holds the lock); False when the task has ended."""
         try:
-            self.movies.mark_known(self.feed.load())
-        except OSError as exc:
-            self.feed.movies, self.feed.ended = [], False
-            self._report_once(error=f"feed {self.feed.path} not read ({exc}); it is "
-                                    "written again from the raw folder")
+            self.record = self.store.load(self.sid) or \
+                self.jobs.adopt(dict(self.target.otf_extra), self.task_id)
+        except RecordError as exc:
+            self.done(error=f"{exc}; send 'clear' to set it aside")
+            return False
+        except NotOurs as exc:
+            self.done(error=f"refused: {exc}; send 'clear' to start again")
+            return False
+        if self.record is not None and self.record.status in TERMINAL:
+            self._publish()
+            self.done(otf_status=self.record.status, job_id=self.record.job_id,
+                      msg="this session's OTF job already ended; send 'clear' to run it "
+                          "again")
+            return False
+        if self.record is not None and self.record.status == STOPPING:
+            self._awaiting_stop = True  # a stop task is at work: end when it is done
+        elif self.record is not None:
+            self.record.owner_task = self.task_id
+            self.jobs.use(self.record.executor)
+            self.store.save(self.record)
+            self.logger.info("re-attaching to %s job %s (%s)", self.record.executor,
+                             self.record.job_id or "(being submitted)", self.record.status)
+        return True
+
+    def _publish(self) -> None:
+        self.page.publish(self.record, self.target)
 
     # -- one step -------------------------------------------------------------------------
     def process(self) -> None:
         if self._cancelling:
-            self._cancel_step()
+            self.stop_and_clear.step()
             return
         if self._awaiting_stop:
             self._await_stop()
@@ -148,12 +183,12 @@ class OtfHandler(OtfSubmission):
                 if not self._still_ours():
                     return
                 if not self.record.job_id:  # created/submitting: no id to ask about
-                    self._resume_submit()
+                    self.submission.resume(self.record)
                 else:
-                    self._feed_step()
-                    self._track_step()
+                    self.feeder.step(self.record)
+                    self.tracker.step(self.record)
         # a Scipion project may appear any step
-        if (self._dirty or self._data_path_due()) and not self.finished:
+        if self.page.due(self.record, self.target) and not self.finished:
             self._publish()
 
     def _still_ours(self) -> bool:
@@ -180,7 +215,7 @@ class OtfHandler(OtfSubmission):
         if current.status == STOPPED:
             self.done(otf_status=STOPPED, job_id=current.job_id, msg="stopped")
             return
-        self._report_once(otf_status=STOPPING, job_id=current.job_id,
+        self.reports.once(otf_status=STOPPING, job_id=current.job_id,
                           msg="waiting for the stop task to confirm the cancel")
 
     def _wait_step(self) -> None:
@@ -188,21 +223,32 @@ class OtfHandler(OtfSubmission):
             return
         raw = self.target.raw_path
         if not raw.is_dir():
-            self._report_once(otf_status="waiting", msg=f"waiting for the raw folder {raw}")
+            self.reports.once(otf_status="waiting", msg=f"waiting for the raw folder {raw}")
             return
-        self.movies.scan()
-        self._report_problems()
-        settled = len(self.movies.settled)
+        settled = self.feeder.settled_count()
         if settled < self.settings.min_movies:
-            self._report_once(otf_status="waiting", settled_movies=settled,
+            self.reports.once(otf_status="waiting", settled_movies=settled,
                               min_movies=self.settings.min_movies)
             return
         with self.lock:
             # looked at again under the lock: another task of this session (this process),
             # another host (extra.otf), or a job already queued under this session's name
-            if self._another_task_has_it() or self._another_host_has_it():
+            if self._another_task_has_it() or self.submission.another_host_has_it():
                 return
             self._begin()
+
+    def _another_task_has_it(self) -> bool:
+        other = self.store.load(self.sid)
+        if other is None:
+            return False
+        if other.status == STOPPING:  # a stop task is at work: end when it is done
+            self._awaiting_stop = True
+            return True
+        self.record = other if other.status == STOPPED else None
+        self.done(otf_status=other.status, job_id=other.job_id,
+                  msg=STOPPED if other.status == STOPPED else
+                  f"task {other.owner_task} runs this session's OTF job")
+        return True
 
     def _begin(self) -> None:
         """Make the folder, record it, save the record, submit (caller holds the lock)."""
@@ -211,128 +257,21 @@ class OtfHandler(OtfSubmission):
             params = create_otf_folder(self.target)
             self.folders.record(self.target)
         except OSError as exc:  # a full disk: said, and tried again next step
-            self._report_once(error=f"OTF folder {self.target.otf_path} not made: {exc}")
+            self.reports.once(error=f"OTF folder {self.target.otf_path} not made: {exc}")
             return
         record = JobRecord(session_id=self.sid, owner_task=self.task_id,
                            path=str(self.target.otf_path),
                            workflow=self.target.workflow.name, host=self.target.host,
-                           executor=self.executor.name, created=now, ready_at=now,
+                           executor=self.jobs.executor.name, created=now, ready_at=now,
                            gain=str(params.get("gain") or ""))
         record.set_status(CREATED, now)
         self.store.save(record)
         self.record = record
-        self._load_feed()
-        fed = set(self.feed.movies)  # a half-made folder may hold a feed already
-        self._unfed = [p for p in sorted(self.movies.settled, key=lambda p:
-                                         self.movies.settled[p]) if p not in fed]
-        self._write_feed(record)
+        self.feeder.start(record)
         self._publish()
         if self.target.gain_pattern and not record.gain:
             self.logger.warning("no gain reference matches %r: {gain} is empty",
                                 self.target.gain_pattern)
-        self.update({"otf_status": CREATED, "otf_path": record.path,
-                     "movies_fed": record.movies_fed, "gain": record.gain,
-                     "maxlen": self.settings.progress_maxlen})
-        self._submit()
-
-    def _write_feed(self, record: JobRecord) -> bool:
-        """Append the settled movies not yet written; a failed write keeps them for the
-        next step, says why, and tracking goes on."""
-        if not self._unfed:
-            return False
-        try:
-            self.feed.extend(self._unfed)
-        except OSError as exc:
-            self._report_once(error=f"feed {self.feed.path} not written ({len(self._unfed)} "
-                                    f"movies waiting): {exc}")
-            return False
-        count, self._unfed = len(self._unfed), []
-        record.movies_fed = len(self.feed.movies)
-        self.store.save(record)
-        self._dirty = True
-        self.update({"movies_fed": record.movies_fed, "new_movies": count,
-                     "maxlen": self.settings.progress_maxlen})
-        return True
-
-    def _report_problems(self) -> None:
-        if self.movies.problems:
-            self._report_once(error="not fed: " + "; ".join(self.movies.problems[:5]) +
-                              (f" (and {len(self.movies.problems) - 5} more)"
-                               if len(self.movies.problems) > 5 else ""))
-
-    def _feed_step(self) -> None:
-        record = self.record
-        assert record is not None
-        if not self.target.raw_path.is_dir():
-            return
-        new = self.movies.scan()
-        self._report_problems()
-        if self.feed.ended:
-            if new or self._unfed:
-                self._unfed += new
-                self._report_once(error=f"{len(self._unfed)} movies arrived after the feed "
-                                        "was ended (#END); not fed (send 'clear' to process "
-                                        "the session again)")
-            return
-        self._unfed += new
-        if self._write_feed(record) or self._unfed or self.movies.pending:
-            return
-        if self.context.monotonic() - self.movies.last_change >= self.settings.end_after_idle:
-            try:
-                self.feed.end()
-            except OSError as exc:
-                self._report_once(error=f"feed {self.feed.path}: end marker not written: "
-                                        f"{exc}")
-                return
-            record.feed_ended = True
-            self.store.save(record)
-            self._dirty = True
-            self.update({"feed": "ended", "movies_fed": record.movies_fed,
-                         "maxlen": self.settings.progress_maxlen})
-
-    def _track_step(self) -> None:
-        record = self.record
-        assert record is not None
-        try:
-            state = self.executor.state(record.job_id)
-        except ExecutorError as exc:
-            self._report_once(error=f"cannot ask {self.executor.name}: {exc}")
-            return
-        now = self.context.clock()
-        if state.status == UNKNOWN:
-            self._unknown_since = self._unknown_since or self.context.monotonic()
-            if self.context.monotonic() - self._unknown_since >= self.settings.job_gone_grace:
-                self._fail(record, None, f"{self.executor.name} no longer knows job "
-                                         f"{record.job_id} ({state.detail or 'no record'})")
-            return
-        self._unknown_since = 0.0
-        if state.status in (QUEUED, RUNNING):
-            if state.status == RUNNING and not record.started:
-                record.started = now
-            if record.set_status(state.status, now):
-                self.store.save(record)
-                self._publish()
-                self.update({"otf_status": state.status, "job_id": record.job_id,
-                             "maxlen": self.settings.progress_maxlen})
-            return
-        self._ended(record, state)
-
-    def _ended(self, record: JobRecord, state: JobState) -> None:
-        now = self.context.clock()
-        record.ended, record.exit_code = now, state.exit_code
-        record.started = record.started or now
-        if state.status == FINISHED:
-            record.set_status(FINISHED, now)
-            self.store.save(record)
-            self._publish()
-            self.done(otf_status=FINISHED, job_id=record.job_id, exit_code=0,
-                      movies_fed=record.movies_fed)
-            return
-        if state.status == STOPPED:
-            record.set_status(STOPPED, now)
-            self.store.save(record)
-            self._publish()
-            self.done(otf_status=STOPPED, job_id=record.job_id,
-                      msg=f"cancelled outside emworker ({state.detail})")
-            return
-        self._fail(record, state.exit_code, f"job {record.job_id} ended {state.detail}")
+        self.reports.send(otf_status=CREATED, otf_path=record.path,
+                          movies_fed=record.movies_fed, gain=record.gain)
+        self.submission.submit(record)

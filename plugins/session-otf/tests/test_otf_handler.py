@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from emworker_session_otf.handler import OtfHandler
 from emworker_session_otf.record import JobRecord, RecordStore
-from otf_fakes import SID, FakeSlurm, otf_of, run
+from otf_fakes import SID, FakeSlurm, handler, otf_of, run
 
 from emhub_worker_core.testing import FakeEMhub, run_handler
 
@@ -152,6 +152,31 @@ def test_stop_while_waiting_ends_the_waiting_task_and_a_second_task_defers(
     run(site, slurm, iterations=3)  # another task gets there first and submits
     first.process()
     assert first.finished and slurm.submits == 1
+
+
+def test_a_fed_movie_reaches_extra_otf_in_its_step_and_after_an_outage_the_next(
+        site: dict[str, Any]) -> None:
+    slurm, emhub = FakeSlurm(), site["emhub"]
+    tracking = handler(site, slurm.runner)
+    tracking.process()
+    tracking.process()  # three movies settled and fed, job 100 queued
+    assert otf_of(site)["movies_fed"] == 3 and otf_of(site)["status"] == "queued"
+    (site["raw"] / "Data" / "FoilHole_3_fractions.tiff").write_bytes(b"x")
+    tracking.process()  # seen, not yet settled
+    tracking.process()  # fed: published at the end of the step, no status changed
+    assert otf_of(site)["movies_fed"] == 4
+    real = emhub.update_session_extra
+
+    def down(sid: int, extra: Any) -> Any:
+        raise ConnectionError("EMhub is down")
+    emhub.update_session_extra = down
+    (site["raw"] / "Data" / "FoilHole_4_fractions.tiff").write_bytes(b"x")
+    tracking.process()
+    tracking.process()  # fed while EMhub is down
+    assert otf_of(site)["movies_fed"] == 4
+    emhub.update_session_extra = real
+    tracking.process()  # nothing new: the update that failed is sent again
+    assert otf_of(site)["movies_fed"] == 5 and not tracking.finished
 
 
 def test_shell_text_in_session_values_reaches_a_real_local_job_literally(

@@ -196,7 +196,7 @@ def test_an_sbatch_timeout_stays_submitting_and_finds_the_job_by_name(
 # -- stop and clear that do not confirm ---------------------------------------------------
 def test_a_cancel_that_times_out_stays_stopping_and_is_retried(site: dict[str, Any],
                                                                monkeypatch: Any) -> None:
-    monkeypatch.setattr("emworker_session_otf.control.CONFIRM_SECONDS", 0.0)
+    monkeypatch.setattr("emworker_session_otf.jobs.CONFIRM_SECONDS", 0.0)
     slurm = FakeSlurm()
     run(site, slurm, iterations=2)
     slurm.jobs["100"] = "RUNNING"
@@ -212,6 +212,26 @@ def test_a_cancel_that_times_out_stays_stopping_and_is_retried(site: dict[str, A
     again = run(site, slurm, iterations=1, stop=1)
     assert again.last["otf_status"] == "stopped" and slurm.jobs["100"] == "CANCELLED"
     assert otf_of(site)["status"] == "stopped"
+
+
+def test_a_clear_whose_cancel_is_not_confirmed_goes_on_as_a_stop_task(
+        site: dict[str, Any], monkeypatch: Any) -> None:
+    monkeypatch.setattr("emworker_session_otf.jobs.CONFIRM_SECONDS", 0.0)
+    slurm = FakeSlurm()
+    run(site, slurm, iterations=2)
+    slurm.jobs["100"] = "RUNNING"
+    slurm.runner.responses["scancel"] = CommandTimeout(("scancel", "100"), "timed out")
+    clear = handler(site, slurm.runner, clear=1)  # a queued job, no stop before
+    record = RecordStore(site["config"]["state_dir"]).load(SID)
+    assert not clear.finished and record is not None and record.status == "stopping"
+    assert otf_of(site)["status"] == "stopping" and clear.interval >= 1.0
+    clear.process()  # the cancel times out again: said, retried
+    assert not clear.finished and slurm.jobs["100"] == "RUNNING"
+    slurm.runner.responses["scancel"] = slurm.scancel
+    clear.process()
+    assert clear.finished and slurm.jobs["100"] == "CANCELLED"
+    assert otf_of(site)["status"] == "stopped" and slurm.submits == 1
+    assert (site["tmp"] / "otf" / "S42_OTF").is_dir()  # a clear moves only once it is gone
 
 
 def test_a_corrupt_record_is_set_aside_by_clear(site: dict[str, Any]) -> None:

@@ -216,7 +216,7 @@ def test_the_raw_folder_comes_from_the_session_only(site: dict[str, Any]) -> Non
 
 def test_the_tracking_task_ends_only_once_the_stop_is_confirmed(site: dict[str, Any],
                                                                 monkeypatch: Any) -> None:
-    monkeypatch.setattr("emworker_session_otf.control.CONFIRM_SECONDS", 0.0)
+    monkeypatch.setattr("emworker_session_otf.jobs.CONFIRM_SECONDS", 0.0)
     slurm = FakeSlurm()
     tracking = handler(site, slurm.runner)
     tracking.process()
