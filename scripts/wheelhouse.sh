@@ -27,14 +27,24 @@ trap 'rm -rf "$builder"' EXIT
 "$PYTHON" -m venv "$builder/venv"
 "$builder/venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 mkdir -p "$out"
-# setuptools builds in each distribution's own build/ folder and packs whatever build/lib
-# holds, even a module since deleted from the source: clear it before and after.
-clear_build() { for dist in "${dists[@]}"; do rm -rf "$dist/build"; done; }
-trap 'clear_build; rm -rf "$builder"' EXIT
-clear_build
+# Each distribution is built from a copy of what goes into it (its top-level files and its
+# packages): setuptools builds in the source's own build/ and packs whatever build/lib holds,
+# even a module since deleted, and two builds of one checkout would share that folder.
+copies=()
+for dist in "${dists[@]}"; do
+    copy="$builder/src/${#copies[@]}"
+    mkdir -p "$copy"
+    find "$dist" -maxdepth 1 -type f -exec cp {} "$copy/" \;
+    for package in "$dist"/emhub_worker_core "$dist"/emworker_*; do
+        case $package in *.egg-info) continue ;; esac
+        if [ -d "$package" ]; then cp -r "$package" "$copy/"; fi
+    done
+    find "$copy" -name __pycache__ -prune -exec rm -rf {} +
+    copies+=("$copy")
+done
 # Build isolation on: each distribution is built with the setuptools its pyproject.toml asks
 # for, in the throwaway environment.
 TMPDIR="$builder" "$builder/venv/bin/python" -m pip wheel -q --disable-pip-version-check \
-    --wheel-dir "$out" "${dists[@]}"
+    --wheel-dir "$out" "${copies[@]}"
 echo "wheelhouse $out:"
 ls -1 "$out"

@@ -19,8 +19,8 @@ MARKERS = (
     "emhub: needs the real EMhub server and Redis (started by the session fixture)",
     "slurm: needs the real single-node Slurm cluster (started by the fixture)",
     "slow: takes more than a few seconds",
-    "server_group(name): under xdist, run this real-server test in group NAME instead of "
-    "real-servers (only for tests that touch nothing machine-wide: no Slurm, no local jobs)",
+    "server_group(name): under xdist, run this test in group NAME (one worker), not in "
+    "real-servers (a real-server test: only if it touches nothing machine-wide)",
 )
 
 
