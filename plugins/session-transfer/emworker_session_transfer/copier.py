@@ -130,11 +130,11 @@ class CopyJob:
     durable: bool
 
 
-def copy_batch(jobs: list[CopyJob], *, chunk: int, verify: str, algorithm: str,
+def copy_bundle(jobs: list[CopyJob], *, chunk: int, verify: str, algorithm: str,
                cancelled: Callable[[], bool]) -> list[Copied | BaseException]:
     """Copy small files one after the other in this thread: one hand-off for the lot, not
     two per file (thread wake-ups cost more CPU than copying a small file). Their reads
-    are started together first, so the disk serves the batch in parallel as threads
+    are started together first, so the disk serves the bundle in parallel as threads
     would. A file's trouble is its own outcome; files not started when ``cancelled()``
     come back as :class:`Cancelled`."""
     opened: list[tuple[int, os.stat_result] | BaseException] = []
@@ -148,7 +148,7 @@ def copy_batch(jobs: list[CopyJob], *, chunk: int, verify: str, algorithm: str,
                 continue
             opened.append((src_fd, before))
             if len(jobs) > 1:
-                try:  # a hint: the batch's data on its way while the first is copied
+                try:  # a hint: the bundle's data on its way while the first is copied
                     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_WILLNEED)
                 except OSError:
                     pass
@@ -192,7 +192,7 @@ def _copy_open(job: CopyJob, src_fd: int, before: os.stat_result, chunk: int, ve
 
     ``job.durable``: fsync'd and checked here (``verify="storage"`` drops the written
     pages first, so the re-read comes from storage). Otherwise: the caller syncs
-    the filesystem once for a batch and checks from storage then (``verified=False``).
+    the filesystem once for its group and checks from storage then (``verified=False``).
     The file is renamed into place here: the caller records it only once it is durable
     and checked, and an unrecorded file in the destination is never trusted (copied
     again), so a check that fails later just removes it (:func:`discard`).
@@ -217,7 +217,7 @@ def _copy_open(job: CopyJob, src_fd: int, before: os.stat_result, chunk: int, ve
                 os.fsync(dst_fd)
                 _check_open(dst_fd, temp, before.st_size, digest, chunk, verify, algorithm)
                 checked = True
-            elif verify != "storage":  # "storage" needs the batch's sync first
+            elif verify != "storage":  # "storage" needs the group's sync first
                 _check_open(dst_fd, temp, before.st_size, digest, chunk, verify, algorithm)
                 checked = True
         except (SourceProblem, DestinationError):

@@ -31,7 +31,7 @@ from .copier import (
     DestinationError,
     SourceGone,
     SourceProblem,
-    copy_batch,
+    copy_bundle,
     discard,
 )
 from .manifest import Manifest
@@ -48,12 +48,12 @@ __all__ = ["Candidate", "SessionTransfer", "StepResult"]
 # as they go, not once per `batch` movies.
 GROUP_BYTES = 512 << 20
 # Small files go to a copier this many at a time (or this many bytes): one hand-off per
-# batch, not two per file; a thread wake-up costs more CPU than copying a small file.
-COPY_BATCH_FILES = 32
-COPY_BATCH_BYTES = 8 << 20
-# Batches copied at once: more threads copying small files only hand the interpreter lock
-# to each other (their reads overlap anyway: each batch starts all of its reads first).
-COPY_BATCHES_AT_ONCE = 2
+# bundle, not two per file; a thread wake-up costs more CPU than copying a small file.
+COPY_BUNDLE_FILES = 32
+COPY_BUNDLE_BYTES = 8 << 20
+# Bundles copied at once (a bundle is not a group: `batch` counts a group's files): more threads copying small files only hand the interpreter lock
+# to each other (their reads overlap anyway: each bundle starts all of its reads first).
+COPY_BUNDLES_AT_ONCE = 2
 
 
 class SessionTransfer:
@@ -152,10 +152,10 @@ class SessionTransfer:
         inflight, more = 0, True
         group: Group = []
         group_bytes = 0
-        small: list[tuple[Candidate, CopyJob]] = []   # the next batch of small files
+        small: list[tuple[Candidate, CopyJob]] = []   # the next bundle of small files
         small_bytes = 0
-        batches: deque[list[tuple[Candidate, CopyJob]]] = deque()  # made, not sent yet
-        batches_out = 0   # batches with the copiers
+        bundles: deque[list[tuple[Candidate, CopyJob]]] = deque()  # made, not sent yet
+        bundles_out = 0   # bundles with the copiers
         try:
             while True:
                 while more and inflight < window:
@@ -168,26 +168,26 @@ class SessionTransfer:
                         continue
                     inflight += 1
                     if job.durable:
-                        self._send([(cand, job)], batch=False)
+                        self._send([(cand, job)], bundle=False)
                         continue
                     small.append((cand, job))
                     small_bytes += cand.size
-                    if len(small) >= COPY_BATCH_FILES or small_bytes >= COPY_BATCH_BYTES:
-                        batches.append(small)
+                    if len(small) >= COPY_BUNDLE_FILES or small_bytes >= COPY_BUNDLE_BYTES:
+                        bundles.append(small)
                         small, small_bytes = [], 0
                 if small:  # a window full or no more files: what is gathered goes now
-                    batches.append(small)
+                    bundles.append(small)
                     small, small_bytes = [], 0
-                while batches and batches_out < COPY_BATCHES_AT_ONCE:
-                    self._send(batches.popleft(), batch=True)
-                    batches_out += 1
+                while bundles and bundles_out < COPY_BUNDLES_AT_ONCE:
+                    self._send(bundles.popleft(), bundle=True)
+                    bundles_out += 1
                 if inflight == 0:
                     break
                 if stopping():
                     self.pool.cancel_queued()
-                (cands, was_batch), outcomes, error = self.pool.next_outcome()
+                (cands, was_bundle), outcomes, error = self.pool.next_outcome()
                 inflight -= len(cands)
-                batches_out -= was_batch
+                bundles_out -= was_bundle
                 for cand, outcome in zip(cands, outcomes if error is None
                                          else [error] * len(cands)):
                     dirs.release(cand.rel)
@@ -238,11 +238,11 @@ class SessionTransfer:
         copies.hold(cand.rel)
         return CopyJob(dir_fd, name, cand.rel, target, dst_dir_fd, durable)
 
-    def _send(self, files: list[tuple[Candidate, CopyJob]], *, batch: bool) -> None:
-        """One job for the copiers: a movie or large file alone, or a batch of small ones
-        (``batch``: counted against ``COPY_BATCHES_AT_ONCE``)."""
-        self.pool.submit(([cand for cand, _job in files], batch), partial(
-            copy_batch, [job for _cand, job in files], chunk=self.settings.chunk_kib * 1024,
+    def _send(self, files: list[tuple[Candidate, CopyJob]], *, bundle: bool) -> None:
+        """One job for the copiers: a movie or large file alone, or a bundle of small ones
+        (``bundle``: counted against ``COPY_BUNDLES_AT_ONCE``)."""
+        self.pool.submit(([cand for cand, _job in files], bundle), partial(
+            copy_bundle, [job for _cand, job in files], chunk=self.settings.chunk_kib * 1024,
             verify=self.settings.verify, algorithm=self.settings.checksum,
             cancelled=self.pool.cancelled))
 

@@ -46,7 +46,7 @@ class CopyPool:
         return self._done.get()
 
     def cancelled(self) -> bool:
-        """A stop was requested: a batch under way skips the files it has not started."""
+        """A stop was requested: a bundle under way skips the files it has not started."""
         return self._cancel.is_set()
 
     def cancel_queued(self, cancel: bool = True) -> None:

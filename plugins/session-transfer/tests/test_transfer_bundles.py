@@ -1,4 +1,4 @@
-"""Small files go to the copiers in batches; every copy is durable before its record."""
+"""Small files go to the copiers in bundles; every copy is durable before its record."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ def test_small_files_are_on_disk_before_their_record_in_every_verify_mode(
     assert calls == ["sync", "record 5"]
 
 
-def test_small_files_go_in_batches_and_a_movie_alone(
+def test_small_files_go_in_bundles_and_a_movie_alone(
         engine: SessionTransfer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "COPY_BATCH_FILES", 4)
+    monkeypatch.setattr(engine_module, "COPY_BUNDLE_FILES", 4)
     jobs: list[list[str]] = []
     real = engine.pool.submit
 
@@ -89,7 +89,7 @@ def test_small_files_go_in_batches_and_a_movie_alone(
     assert not (engine.frames / "FoilHole_1_fractions.tiff").exists()
 
 
-def test_one_file_vanishing_in_a_batch_leaves_the_others_copied(
+def test_one_file_vanishing_in_a_bundle_leaves_the_others_copied(
         engine: SessionTransfer, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(6):
         write(engine.frames / f"f{i}.xml", 1000)
@@ -100,7 +100,7 @@ def test_one_file_vanishing_in_a_batch_leaves_the_others_copied(
     assert sorted(engine.manifest.entries) == [f"f{i}.xml" for i in (0, 1, 2, 4, 5)]
 
 
-def test_a_source_changed_mid_batch_is_reported_and_its_neighbours_copied(
+def test_a_source_changed_mid_bundle_is_reported_and_its_neighbours_copied(
         engine: SessionTransfer, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(4):
         write(engine.frames / f"f{i}.xml", 1000)
@@ -118,7 +118,7 @@ def test_a_source_changed_mid_batch_is_reported_and_its_neighbours_copied(
         ["f0.xml", "f1.xml", "f3.xml"]  # no temp file left, nothing unrecorded
 
 
-def test_a_stop_skips_the_files_of_a_batch_not_started(
+def test_a_stop_skips_the_files_of_a_bundle_not_started(
         engine: SessionTransfer, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(8):
         write(engine.frames / f"f{i}.xml", 1000)
