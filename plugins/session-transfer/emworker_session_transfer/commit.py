@@ -45,9 +45,11 @@ def commit_group(group: Group, dest: Path, manifest: Manifest, settings: Transfe
                  logger: Logger) -> list[Entry]:
     """Sync, check, record ``group``; then remove the movies' sources. The entries
     recorded (trouble goes to ``result``: those copies are removed, copied again later)."""
-    synced = any(not copied.verified for _c, copied in group)
+    # small files' data and every rename so far, before any record (whatever ``verify``
+    # says) and before reading back from storage
+    synced = any(not copied.durable for _c, copied in group)
     try:
-        if synced:  # small files' data and every rename so far, before reading back
+        if synced:
             sync_filesystem(dest)
     except OSError as exc:
         for _cand, copied in group:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,14 @@ from typing import Callable
 from emhub_worker_core.guard import VANISHED, SettleTracker, open_dir
 
 from .commit import Candidate, Group, StepResult, commit_group
-from .copier import DestinationError, SourceGone, SourceProblem, copy_verified, discard
+from .copier import (
+    CopyJob,
+    DestinationError,
+    SourceGone,
+    SourceProblem,
+    copy_bundle,
+    discard,
+)
 from .manifest import Manifest
 from .pool import Cancelled, CopyPool
 from .repair import Logger, finish_moves, remove_temp_files
@@ -39,6 +47,13 @@ __all__ = ["Candidate", "SessionTransfer", "StepResult"]
 # leave the share (an unlink of a large file waits on the journal) and EMhub hears of them
 # as they go, not once per `batch` movies.
 GROUP_BYTES = 512 << 20
+# Small files go to a copier this many at a time (or this many bytes): one hand-off per
+# bundle, not two per file; a thread wake-up costs more CPU than copying a small file.
+COPY_BUNDLE_FILES = 32
+COPY_BUNDLE_BYTES = 8 << 20
+# Bundles copied at once (a bundle is not a group: `batch` counts a group's files): more threads copying small files only hand the interpreter lock
+# to each other (their reads overlap anyway: each bundle starts all of its reads first).
+COPY_BUNDLES_AT_ONCE = 2
 
 
 class SessionTransfer:
@@ -137,28 +152,52 @@ class SessionTransfer:
         inflight, more = 0, True
         group: Group = []
         group_bytes = 0
+        small: list[tuple[Candidate, CopyJob]] = []   # the next bundle of small files
+        small_bytes = 0
+        bundles: deque[list[tuple[Candidate, CopyJob]]] = deque()  # made, not sent yet
+        bundles_out = 0   # bundles with the copiers
         try:
             while True:
                 while more and inflight < window:
                     cand = next(todo, None) if not (stopping() or result.errors) else None
                     if cand is None:
                         more = False
-                    elif self._submit(cand, dirs, copies, result):
-                        inflight += 1
+                        break
+                    job = self._prepare(cand, dirs, copies, result)
+                    if job is None:
+                        continue
+                    inflight += 1
+                    if job.durable:
+                        self._send([(cand, job)], bundle=False)
+                        continue
+                    small.append((cand, job))
+                    small_bytes += cand.size
+                    if len(small) >= COPY_BUNDLE_FILES or small_bytes >= COPY_BUNDLE_BYTES:
+                        bundles.append(small)
+                        small, small_bytes = [], 0
+                if small:  # a window full or no more files: what is gathered goes now
+                    bundles.append(small)
+                    small, small_bytes = [], 0
+                while bundles and bundles_out < COPY_BUNDLES_AT_ONCE:
+                    self._send(bundles.popleft(), bundle=True)
+                    bundles_out += 1
                 if inflight == 0:
                     break
                 if stopping():
                     self.pool.cancel_queued()
-                cand, copied, error = self.pool.next_outcome()
-                inflight -= 1
-                dirs.release(cand.rel)
-                self.settle.forget(cand.rel)
-                if error is None:
-                    group.append((cand, copied))
-                    group_bytes += copied.size
-                else:
-                    copies.release(cand.rel)
-                    self._note_failure(cand, error, result)
+                (cands, was_bundle), outcomes, error = self.pool.next_outcome()
+                inflight -= len(cands)
+                bundles_out -= was_bundle
+                for cand, outcome in zip(cands, outcomes if error is None
+                                         else [error] * len(cands)):
+                    dirs.release(cand.rel)
+                    self.settle.forget(cand.rel)
+                    if isinstance(outcome, BaseException):
+                        copies.release(cand.rel)
+                        self._note_failure(cand, outcome, result)
+                    else:
+                        group.append((cand, outcome))
+                        group_bytes += outcome.size
                 if group and (len(group) >= self.settings.batch or inflight == 0
                               or group_bytes >= GROUP_BYTES):
                     self._commit(group, dirs, result, on_batch)
@@ -173,33 +212,39 @@ class SessionTransfer:
             copies.close()
         return result
 
-    def _submit(self, cand: Candidate, dirs: SourceDirs, copies: SourceDirs,
-                result: StepResult) -> bool:
+    def _prepare(self, cand: Candidate, dirs: SourceDirs, copies: SourceDirs,
+                 result: StepResult) -> CopyJob | None:
+        """The copy of ``cand`` with its folders' descriptors (held until it is done);
+        None when a folder on either side cannot be reached (noted in ``result``)."""
         target = f"{self.dest}/{cand.rel}"   # strings: pathlib cost ~0.1 ms a file here
         try:  # made and opened from the destination down, no link followed
             dst_dir_fd = copies.folder(cand.rel.rpartition("/")[0])
         except OSError as exc:
             why = "a folder on the way is a symlink" if exc.errno in VANISHED else exc.strerror
             result.errors.append(f"cannot create {target.rpartition('/')[0]}: {why}")
-            return False
+            return None
         try:
             dir_fd, name = dirs.locate(cand.rel)
         except OSError as exc:  # a folder vanished, or was swapped for a link, since the scan
             self.settle.forget(cand.rel)
             if exc.errno == errno.ENOENT:
-                return False
+                return None
             why = "is a symlink now" if exc.errno in VANISHED else exc.strerror
             result.source_problems.append(f"{self.frames / cand.rel}: a folder on its way {why}")
-            return False
+            return None
         durable = self.settings.is_movie(cand.rel) or \
             cand.size >= self.settings.durable_min_bytes
         dirs.hold(cand.rel)
         copies.hold(cand.rel)
-        self.pool.submit(cand, partial(
-            copy_verified, dir_fd, name, cand.rel, target, dst_dir_fd=dst_dir_fd,
-            chunk=self.settings.chunk_kib * 1024, verify=self.settings.verify,
-            durable=durable, algorithm=self.settings.checksum))
-        return True
+        return CopyJob(dir_fd, name, cand.rel, target, dst_dir_fd, durable)
+
+    def _send(self, files: list[tuple[Candidate, CopyJob]], *, bundle: bool) -> None:
+        """One job for the copiers: a movie or large file alone, or a bundle of small ones
+        (``bundle``: counted against ``COPY_BUNDLES_AT_ONCE``)."""
+        self.pool.submit(([cand for cand, _job in files], bundle), partial(
+            copy_bundle, [job for _cand, job in files], chunk=self.settings.chunk_kib * 1024,
+            verify=self.settings.verify, algorithm=self.settings.checksum,
+            cancelled=self.pool.cancelled))
 
     def _note_failure(self, cand: Candidate, error: BaseException, result: StepResult) -> None:
         if isinstance(error, (SourceGone, Cancelled)):

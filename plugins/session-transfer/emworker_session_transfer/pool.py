@@ -45,6 +45,10 @@ class CopyPool:
     def next_outcome(self) -> Outcome:
         return self._done.get()
 
+    def cancelled(self) -> bool:
+        """A stop was requested: a bundle under way skips the files it has not started."""
+        return self._cancel.is_set()
+
     def cancel_queued(self, cancel: bool = True) -> None:
         """Jobs not started yet come back as :class:`Cancelled` (a stop was requested)."""
         if cancel:
