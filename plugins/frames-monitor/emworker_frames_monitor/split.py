@@ -20,9 +20,10 @@ import select
 import subprocess
 import sys
 import threading
-from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 import emhub_worker_core
+from emhub_worker_core.guard import MovieRule
 
 from . import __file__ as _package_init
 from .nodes import BadRecord, DirNode, decode_node
@@ -52,8 +53,7 @@ def can_split(rules: WalkRules) -> bool:
     both see the same names) and if there is a Python to start."""
     return bool(sys.executable) and sys.getfilesystemencoding() == "utf-8" \
         and sys.getfilesystemencodeerrors() == "surrogateescape" \
-        and callable(getattr(rules.is_movie, "count", None)) \
-        and isinstance(getattr(rules.is_movie, "suffixes", None), tuple)
+        and isinstance(rules.is_movie, MovieRule)  # a rule the child can be told
 
 
 class ChildScan:
@@ -62,6 +62,8 @@ class ChildScan:
     def __init__(self, root: str, jobs: List[Job], visited: Set[Tuple[int, int]],
                  rules: WalkRules, now: float, python: str = "") -> None:
         self.jobs = jobs
+        rule = rules.is_movie
+        suffixes = list(rule.suffixes) if isinstance(rule, MovieRule) else []
         self._lock = threading.Lock()
         self._proc: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
             [python or sys.executable, "-I", "-S", "-X", "utf8", "-c", BOOT, str(os.getpid()),
@@ -70,7 +72,7 @@ class ChildScan:
             env={}, cwd="/", close_fds=True)
         self.pid = self._proc.pid
         request = {"root": root, "now": now, "jobs": [[j.path, j.name, j.depth] for j in jobs],
-                   "visited": sorted(visited), "suffixes": list(getattr(rules.is_movie, "suffixes")),
+                   "visited": sorted(visited), "suffixes": suffixes,
                    "hot_window": rules.hot_window, "max_depth": rules.max_depth,
                    "threads": rules.threads, "adaptive": rules.adaptive}
         try:
