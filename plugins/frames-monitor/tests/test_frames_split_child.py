@@ -195,3 +195,35 @@ def test_child_dies_with_the_monitor_process(tmp_path: Path) -> None:
             parent.stdout.close()
         if child and not gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_task_stop_during_the_first_scan_kills_the_child(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Through the handler: the host's stop (the task's stop event) during a split first
+    scan kills the child; no event is sent for the unfinished scan."""
+    from emworker_frames_monitor.handler import FramesMonitorHandler
+
+    from emhub_worker_core.testing import make_context
+
+    tree(tmp_path)
+    events: list[Any] = []
+    context = make_context({"name": "frames", "args": {"root": str(tmp_path)}},
+                           config={"root": str(tmp_path)}, events=events)
+
+    def host_stops(child: ChildScan) -> None:
+        os.kill(child.pid, signal.SIGSTOP)
+        context.stop_event.set()
+
+    children = Children(monkeypatch, host_stops)
+    handler = FramesMonitorHandler(context)
+    handler.setup()
+    handler.process()
+    assert events == [] and len(children.pids) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(children.pids[0], 0)
+    config_off = make_context({"name": "frames", "args": {"root": str(tmp_path)}},
+                              config={"root": str(tmp_path), "scan_processes": 1})
+    one = FramesMonitorHandler(config_off)
+    one.setup()
+    assert one.scanner.processes == 1 and handler.scanner.processes == 2
