@@ -190,7 +190,7 @@ class TreeScanner:
         try:
             child: Optional[ChildScan] = ChildScan(self.root, theirs, walk.visited,
                                                    walk.rules, walk.now, self.python)
-        except OSError as exc:  # no child: all of it here
+        except (OSError, ValueError) as exc:  # no child: all of it here
             child, result.child_problem = None, f"scan child not started: {exc}"
         walk.stop = self.stop
         try:

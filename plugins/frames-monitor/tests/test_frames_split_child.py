@@ -227,3 +227,21 @@ def test_task_stop_during_the_first_scan_kills_the_child(tmp_path: Path,
     one = FramesMonitorHandler(config_off)
     one.setup()
     assert one.scanner.processes == 1 and handler.scanner.processes == 2
+
+
+def test_folder_entered_by_both_processes_means_one_process_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bind mount can show one folder in both shares: the one-process scan skips its
+    second sighting, so a split scan that meets it is made again in one process."""
+    tree(tmp_path)
+    root = os.stat(tmp_path)
+
+    class Overlapping(ChildScan):
+        def collect(self, stop: Any = None) -> Any:
+            answer = super().collect(stop)  # as if the child had entered the root too
+            return answer._replace(visited=answer.visited | {(root.st_dev, root.st_ino)})
+
+    monkeypatch.setattr(scanner_module, "ChildScan", Overlapping)
+    scanner = TreeScanner(tmp_path, MovieRule())
+    result = scanner.scan()
+    assert result.processes == 1 and outcome(scanner, result) == one_process(tmp_path)
