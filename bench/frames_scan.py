@@ -13,13 +13,16 @@ with a ``sync``. Methods:
 
 * ``find ROOT -printf '%s\\n'``                  the baseline (its start-up, measured on an
                                                 empty folder in the same round, subtracted)
-* ours: ``TreeScanner`` with its default threads
-* ours, serial: the same with ``threads=0`` (what the scanner did before)
+* ours: ``TreeScanner`` as the monitor runs it: default threads, the first scan split over
+  this process and one scan child (``processes=2``), the child's start-up included
+* ours, one process: the same with ``processes=1`` (the scanner before the split)
+* ours, serial: one process with ``threads=0``
 * original: the original handler's algorithm (os.walk + exists + stat per file)
 * bare loop: ``os.scandir`` + one ``lstat`` per file, recursive, no bookkeeping at all:
   the bound of any scan in Python on one thread (what a warm cache leaves: CPU only)
 
-Then, on a warm tree: rescan with nothing changed, and after adding 500 movies, as a
+Then a profile of one split scan (CPU of each process, the child's start-up alone) and, on
+a warm tree: rescan with nothing changed, and after adding 500 movies, as a
 fraction of a (cold) full scan; and peak memory of a full scan, ours vs the original.
 Ratios are medians over the rounds of the per-round ratio.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +44,7 @@ from typing import Any, Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bare_scan import bare_scan  # noqa: E402
 from emworker_frames_monitor.scanner import ScanResult, TreeScanner  # noqa: E402
+from emworker_frames_monitor.split import ChildScan  # noqa: E402
 from frames_tree import TreeInfo, add_movies, age_dirs, build_tree  # noqa: E402
 
 from emhub_worker_core.guard import MovieRule  # noqa: E402
@@ -94,10 +99,33 @@ def run_find(root: str) -> None:
     subprocess.run(["find", root, "-printf", "%s\n"], stdout=subprocess.DEVNULL, check=True)
 
 
-def new_scanner(root: str, threads: int | None = None) -> TreeScanner:
+def new_scanner(root: str, threads: int | None = None, processes: int = 2) -> TreeScanner:
     if threads is None:
-        return TreeScanner(root, MovieRule())
-    return TreeScanner(root, MovieRule(), threads=threads)
+        return TreeScanner(root, MovieRule(), processes=processes)
+    return TreeScanner(root, MovieRule(), threads=threads, processes=processes)
+
+
+def profile_split(root: str, cold: bool, rounds: int = 3) -> dict[str, float]:
+    """Medians of: wall, this process's CPU (threads included) and the child's CPU for one
+    split scan; and the wall time of a scan child given no folder (its start-up)."""
+    rows: dict[str, list[float]] = {"wall": [], "parent_cpu": [], "child_cpu": [],
+                                    "startup": []}
+    for _ in range(rounds):
+        if cold:
+            drop_caches()
+        before, kids = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        result = new_scanner(root).scan()
+        rows["wall"].append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rows["parent_cpu"].append(time.process_time() - before)
+        rows["child_cpu"].append(after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime)
+        assert result.processes == 2, result.child_problem
+        scanner = new_scanner(root)
+        start = time.perf_counter()
+        ChildScan(root, [], set(), scanner._rules(), 0.0).collect()
+        rows["startup"].append(time.perf_counter() - start)
+    return {name: statistics.median(v) for name, v in rows.items()}
 
 
 def peak_memory(fn: Callable[[], Any]) -> tuple[int, int, Any]:
@@ -117,7 +145,8 @@ def full_scans(root: str, empty: str, runs: int, cold: bool) -> dict[str, list[f
         "find-startup": lambda: run_find(empty),
         "find": lambda: run_find(root),
         "ours": lambda: new_scanner(root).scan(),
-        "serial": lambda: new_scanner(root, threads=0).scan(),
+        "one": lambda: new_scanner(root, processes=1).scan(),
+        "serial": lambda: new_scanner(root, threads=0, processes=1).scan(),
         "original": lambda: original_scan(root),
         "bare": lambda: bare_scan(root),
     }
@@ -141,13 +170,17 @@ def measure(tree: TreeInfo, runs: int, added: int, warm: bool = False) -> dict[s
     if warm:
         run_find(root)  # every method then starts from the same warm cache
     out["times"] = full_scans(root, empty, runs, out["cold"])
+    out["profile"] = profile_split(root, out["cold"])
 
     scanner = new_scanner(root)
     first: ScanResult = scanner.scan()
     out["files_seen"] = sum(e.files for e in first.entries if e.type == "dir")
     out["movies_seen"] = sum(e.movies for e in first.entries)
     out["dirs_kept"] = scanner.node_count()
-    out["serial_same"] = new_scanner(root, threads=0).scan().entries == first.entries
+    one = new_scanner(root, processes=1).scan()
+    out["serial_same"] = (new_scanner(root, threads=0, processes=1).scan().entries
+                          == first.entries == one.entries and first.processes == 2
+                          and first.stats == one.stats and first.problems == one.problems)
     unchanged = [timed(scanner.scan) for _ in range(runs)]
     out["unchanged"] = statistics.median(t for t, _ in unchanged)
     out["unchanged_stats"] = unchanged[-1][1].stats
@@ -187,12 +220,14 @@ def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
         ("find ROOT -printf '%s\\n'", med["find"],
          f"baseline (start-up {med['find-startup'] * ms:.1f} ms subtracted)"),
         ("full scan (ours)", med["ours"], ratio(t, "ours", "find")),
-        ("full scan (ours, threads=0)", med["serial"], ratio(t, "serial", "find")),
+        ("full scan (ours, one process)", med["one"], ratio(t, "one", "find")),
+        ("full scan (one process, threads=0)", med["serial"], ratio(t, "serial", "find")),
         ("original (os.walk+exists+stat)", med["original"], ratio(t, "original", "find")),
         ("bare scandir+lstat loop (bound)", med["bare"], ratio(t, "bare", "find")),
         ("  ours vs bare loop", med["ours"], ratio(t, "ours", "bare")),
         ("  ours vs original", med["ours"], ratio(t, "ours", "original")),
-        ("  ours vs ours serial", med["ours"], ratio(t, "ours", "serial")),
+        ("  ours vs one process", med["ours"], ratio(t, "ours", "one")),
+        ("  ours vs one process serial", med["ours"], ratio(t, "ours", "serial")),
         ("rescan, nothing changed (warm)", r["unchanged"],
          f"{100 * r['unchanged'] / med['ours']:.1f}% of full scan"),
         (f"rescan after {added} new movies", r["added"],
@@ -207,6 +242,11 @@ def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
     speed = [f / o for f, o in zip(t["find"], t["ours"])]
     lines += ["", f"find's time / ours (issue 23's targets: cold >= 1.0, warm >= 0.83): "
               f"{statistics.median(speed):.2f} (rounds {min(speed):.2f}-{max(speed):.2f})"]
+    p = r["profile"]
+    lines += [f"profile of one split scan (medians of 3): wall {p['wall'] * ms:.0f} ms, CPU "
+              f"of this process {p['parent_cpu'] * ms:.0f} ms, of the scan child "
+              f"{p['child_cpu'] * ms:.0f} ms; a child given no folder (start-up, imports, "
+              f"answer) {p['startup'] * ms:.0f} ms wall"]
     u, a = r["unchanged_stats"], r["added_stats"]
     lines += ["",
               f"unchanged rescan: {u.dirs_statted} dir stats, {u.dirs_listed} dirs listed, "
@@ -214,7 +254,8 @@ def report(tree: TreeInfo, r: dict[str, Any], runs: int, added: int) -> str:
               f"rescan after {added} movies: {a.dirs_statted} dir stats, {a.dirs_listed} dirs "
               f"listed, {a.files_statted} file stats; new movies seen: {r['movies_added_seen']}",
               f"scanner saw {r['files_seen']} files / {r['movies_seen']} movies; keeps "
-              f"{r['dirs_kept']} directory records; threads=0 sees the same: {r['serial_same']}",
+              f"{r['dirs_kept']} directory records; one process (and threads=0) sees the same: "
+              f"{r['serial_same']}",
               f"peak memory of a full scan: ours {r['mem_ours'][0] / 2**20:.1f} MiB "
               f"(held after: {r['mem_ours'][1] / 2**20:.2f} MiB), original "
               f"{r['mem_original'][0] / 2**20:.1f} MiB (held after: "

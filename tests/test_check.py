@@ -76,7 +76,8 @@ def test_check_lists_the_keys_of_each_plugin(worker_env: dict[str, str],
     below = list(itertools.takewhile(lambda line: line.startswith("    "), output[start + 1:]))
     keys = sorted(line.split()[0] for line in below)
     assert keys == ["allowed_roots", "expect_mount", "heartbeat", "hot_window", "min_period",
-                    "movie_suffixes", "period", "root", "scan_threads", "usage_step"]
+                    "movie_suffixes", "period", "root", "scan_processes", "scan_threads",
+                    "usage_step"]
     assert "    period (number of seconds = 30.0, more than 0, task arg too): seconds " \
         "between two scans (never below min_period)" in output
 

@@ -9,7 +9,7 @@ from typing import Any
 from emhub_worker_core import TaskHandler
 
 from .report import SendPolicy, disk_usage, snapshot_event, snapshot_key
-from .scanner import RootUnavailable, TreeScanner
+from .scanner import RootUnavailable, ScanCancelled, TreeScanner
 from .settings import FramesSettings, load_settings, outside_of
 
 
@@ -27,7 +27,9 @@ class FramesMonitorHandler(TaskHandler):
         self.root = str(self.settings.root)
         self.scanner = TreeScanner(self.root, self.settings.movie_rule,
                                    hot_window=self.settings.hot_window,
-                                   threads=self.settings.scan_threads)
+                                   threads=self.settings.scan_threads,
+                                   processes=self.settings.scan_processes,
+                                   stop=self.context.stop_event)
         self.policy = SendPolicy(self.settings.heartbeat, self.context.monotonic)
         self.logger.info("monitoring %s (root from %s) every %.0f s", self.root,
                          self.settings.root_source, self.settings.period)
@@ -41,10 +43,14 @@ class FramesMonitorHandler(TaskHandler):
         except RootUnavailable as exc:
             self._send_error(str(exc))
             return
+        except ScanCancelled:  # the task is stopping: its scan child is already killed
+            return
         except Exception as exc:  # a bug or an odd filesystem: report it, try again next period
             self.logger.exception("scan of %s failed", self.root)
             self._send_error(f"{type(exc).__name__}: {exc}", exc)
             return
+        if result.child_problem:
+            self.logger.warning("%s", result.child_problem)
         for problem in result.problems:
             self.logger.warning("%s", problem)
         event = snapshot_event(self.root, result.entries, usage, result.problems,

@@ -28,72 +28,44 @@ Symbolic links are never followed (a link loop cannot trap the scan) and are not
 a directory seen twice in one scan (bind-mount loop) is skipped. Entries that vanish
 mid-scan are dropped; unreadable folders are reported in :attr:`ScanResult.problems`
 (sorted, so that the order in which threads finish never reads as a change).
+
+The first scan (no records yet) of a big tree is split over two processes: this one and a
+scan child (split.py, scan_child.py) that walks every other folder of the first levels
+with the same walk and rules and sends back its records, problems and counts; the result
+is the one a one-process scan gives. Rescans list little and stay in this process.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import stat as stat_mod
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    NamedTuple,
-    Optional,
-    Set,
-    Tuple,
-)
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from .listing import ListFn, Listing, describe, list_directory, read_directory
+from .listing import ListFn, describe, list_directory
+from .nodes import DirNode, Totals, iter_nodes, subtree_totals
+from .split import ChildFailed, ChildScan, can_split, graft
+from .walk import Job, ScanCancelled, StatFn, Walk, WalkRules
 
-__all__ = ["DirNode", "Entry", "RootUnavailable", "ScanResult", "ScanStats", "Totals",
-           "TreeScanner", "list_directory"]
+__all__ = ["DirNode", "Entry", "RootUnavailable", "ScanCancelled", "ScanResult", "ScanStats",
+           "Totals", "TreeScanner", "list_directory"]
 
-StatFn = Callable[..., os.stat_result]
 #: Worker threads for listings. Two cores here: three keeps both busy while one thread
 #: waits on the disk; more only adds GIL hand-offs on a warm cache.
 DEFAULT_THREADS = 3
-#: Seconds of listing a scan measures in its own thread before it may switch to threads,
-#: and the off-CPU share of that time that makes it switch (see _Walk._threads_pay_off).
-IO_WAIT_SAMPLE = 0.05
-IO_WAIT_SHARE = 0.3
+#: A first scan is split only if the first levels give this many folders to deal out
+#: (fewer: a small tree, where starting a child costs more than it saves).
+SPLIT_AT = 16
+#: Folders the split looks for, and the most it lists (in this thread, before any
+#: listing thread may start) to find them: EPU's tree gives 300 after 6.
+SPLIT_PIECES = 64
+SPLIT_LOOKS = 16
 
 
 class RootUnavailable(OSError):
     """The root itself cannot be listed: missing, not a directory, unreadable, unmounted."""
-
-
-class Totals(NamedTuple):
-    """Aggregate of a set of files: count, movies, bytes and newest mtime (0.0 if none)."""
-
-    files: int = 0
-    movies: int = 0
-    size: int = 0
-    newest: float = 0.0
-
-
-class DirNode:
-    """What is remembered about one directory between scans (no per-file data)."""
-
-    __slots__ = ("mtime_ns", "own", "children", "readable")
-
-    def __init__(self, mtime_ns: int, own: Totals, children: Optional[Dict[str, Optional[DirNode]]],
-                 readable: bool = True) -> None:
-        self.mtime_ns = mtime_ns   # the directory's own st_mtime_ns when it was listed
-        self.own = own             # files directly in it
-        self.children = children   # subdirectory name -> node (None: not visited yet)
-        self.readable = readable
-
-    def is_hot(self, now: float, window: float) -> bool:
-        """Changed recently (itself or a file in it): its files may still be growing."""
-        return max(self.mtime_ns / 1e9, self.own.newest) >= now - window
 
 
 @dataclass(frozen=True)
@@ -130,6 +102,8 @@ class ScanResult:
     entries: List[Entry]
     stats: ScanStats
     problems: List[str] = field(default_factory=list)
+    processes: int = 1        # 2: a scan child walked part of the tree
+    child_problem: str = ""   # why a started scan child's share was walked here instead
 
 
 class TreeScanner:
@@ -137,7 +111,8 @@ class TreeScanner:
 
     def __init__(self, root: str | os.PathLike[str], is_movie: Callable[[str], bool], *,
                  hot_window: float = 300.0, max_depth: int = 64, threads: int = DEFAULT_THREADS,
-                 adaptive: bool = True,
+                 adaptive: bool = True, processes: int = 2, split_at: int = SPLIT_AT,
+                 stop: Optional[threading.Event] = None, python: str = "",
                  clock: Callable[[], float] = time.time,
                  listdir: ListFn = list_directory, stat: StatFn = os.stat) -> None:
         self.root = os.fspath(root)
@@ -146,14 +121,23 @@ class TreeScanner:
         self.max_depth = max_depth
         self.threads = max(0, threads)  # 0: list in the calling thread
         self.adaptive = adaptive          # threads only once listings wait on I/O
+        self.processes = processes        # 2: split a first scan with a scan child
+        self.split_at = split_at
+        self.stop = stop                  # set: a split scan kills its child and stops
+        self.python = python              # the child's interpreter (sys.executable)
         self.clock = clock
         self._listdir = listdir   # injectable: tests simulate EACCES even when run as root
-        self._stat = stat
+        self._stat = stat         # (a scan child always uses the real ones)
         self._top: Dict[str, Optional[DirNode]] = {}
 
-    def scan(self) -> ScanResult:
-        """One pass over the tree. Raises :class:`RootUnavailable` if the root cannot be listed."""
-        walk = _Walk(self, self.clock())
+    def _rules(self) -> WalkRules:
+        return WalkRules(self.is_movie, self.hot_window, self.max_depth, self.threads,
+                         self.adaptive, self._listdir, self._stat)
+
+    def scan(self, split: bool = True) -> ScanResult:
+        """One pass over the tree. Raises :class:`RootUnavailable` if the root cannot be
+        listed, :class:`ScanCancelled` if ``stop`` is set during a split scan."""
+        walk = Walk(self._rules(), self.clock())
         try:
             root_stat = self._stat(self.root)
             if not stat_mod.S_ISDIR(root_stat.st_mode):
@@ -167,23 +151,75 @@ class TreeScanner:
         except OSError as exc:
             raise RootUnavailable(f"frames root {self.root} cannot be listed: "
                                   f"{exc.strerror or exc}") from exc
+        result = ScanResult(loose, ScanStats())
+        first = not any(node is not None for node in top.values())
         try:
-            walk.run(top)
+            if split and first and self.processes > 1 and can_split(walk.rules):
+                if not self._split_walk(walk, top, result):
+                    return self.scan(split=False)  # both saw one folder: see _split_walk
+            else:
+                walk.push_children(top, self.root, 1)
+                walk.run(())
         finally:
             walk.close()
         self._top = top
-        entries = loose
         for name, node in top.items():
             if node is not None:
-                totals = _subtree_totals(node)
-                entries.append(Entry(name, "dir", totals.size,
-                                     totals.newest or node.mtime_ns / 1e9, totals.movies,
-                                     totals.files))
-        entries.sort(key=lambda e: e.name)
+                totals = subtree_totals(node)
+                result.entries.append(Entry(name, "dir", totals.size,
+                                            totals.newest or node.mtime_ns / 1e9,
+                                            totals.movies, totals.files))
+        result.entries.sort(key=lambda e: e.name)
+        result.stats = ScanStats(*walk.stats())
         walk.problems.sort()
-        return ScanResult(entries, walk.stats, walk.problems)
+        result.problems = walk.problems
+        return result
 
-    def _scan_top(self, walk: _Walk, listing: Iterable[Any]
+    def _split_walk(self, walk: Walk, top: Dict[str, Optional[DirNode]],
+                    result: ScanResult) -> bool:
+        """Deal the first levels' folders out between this process and a scan child, walk
+        ours, graft the child's records. False if a folder was entered by both (a bind
+        mount seen twice): the scan is then made again in one process, which skips the
+        second sighting as it always does."""
+        jobs = walk.expand([Job(top, name, os.path.join(self.root, name), 1) for name in top],
+                           SPLIT_PIECES, SPLIT_LOOKS)
+        if len(jobs) < max(self.split_at, 2):
+            walk.run(jobs)
+            return True
+        ours, theirs = jobs[1::2], jobs[0::2]  # the child gets the first: it starts late
+        try:
+            child: Optional[ChildScan] = ChildScan(self.root, theirs, walk.visited,
+                                                   walk.rules, walk.now, self.python)
+        except (OSError, ValueError) as exc:  # no child: all of it here
+            child, result.child_problem = None, f"scan child not started: {exc}"
+        walk.stop = self.stop
+        try:
+            walk.run(ours)
+            if child is None:
+                walk.run(theirs)
+                return True
+            try:
+                answer = child.collect(self.stop)
+            except ChildFailed as exc:
+                result.child_problem = f"{exc}; its share scanned in this process"
+                walk.run(theirs)
+                return True
+        finally:
+            walk.stop = None
+            if child is not None:
+                child.kill()
+        if answer.visited & walk.visited:
+            return False
+        graft(answer, theirs)
+        walk.visited |= answer.visited
+        walk.problems.extend(answer.problems)
+        walk.dirs_statted += answer.stats[0]
+        walk.dirs_listed += answer.stats[1]
+        walk.files_statted += answer.stats[2]
+        result.processes = 2
+        return True
+
+    def _scan_top(self, walk: Walk, listing: Iterable[Any]
                   ) -> Tuple[List[Entry], Dict[str, Optional[DirNode]]]:
         # The root is listed every time: it is small, and its loose files are reported one
         # by one (the only files whose names are kept, and only for this scan).
@@ -196,7 +232,7 @@ class TreeScanner:
                     top[name] = self._top.get(name)
                 elif item.is_file(follow_symlinks=False):
                     st = item.stat(follow_symlinks=False)
-                    walk.stats.files_statted += 1
+                    walk.files_statted += 1
                     loose.append(Entry(name, "file", st.st_size, st.st_mtime))
             except FileNotFoundError:
                 continue  # vanished between listing and stat
@@ -206,154 +242,4 @@ class TreeScanner:
 
     def node_count(self) -> int:
         """Directories remembered (the scanner's memory is proportional to this)."""
-        return sum(1 for _ in _iter_nodes(self._top))
-
-
-class _Job(NamedTuple):
-    """A directory to bring up to date, and where its node goes."""
-
-    parent: Dict[str, Optional[DirNode]]
-    name: str
-    path: str
-    depth: int
-
-
-class _Walk:
-    """State of one scan below the root: the calling thread stats and decides, the pool
-    lists; only the calling thread touches the node tree."""
-
-    def __init__(self, scanner: TreeScanner, now: float) -> None:
-        self.s = scanner
-        self.now = now
-        self.stats = ScanStats()
-        self.problems: List[str] = []
-        self.visited: Set[Tuple[int, int]] = set()
-        self._todo: List[_Job] = []
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._results: queue.SimpleQueue[Tuple[_Job, int, Future[Listing]]] = \
-            queue.SimpleQueue()
-        self._outstanding = 0
-        self._serial_wall = 0.0  # listings done in this thread so far: elapsed ...
-        self._serial_cpu = 0.0   # ... and on-CPU time
-
-    def run(self, top: Dict[str, Optional[DirNode]]) -> None:
-        self._push_children(top, self.s.root, 1)
-        while self._todo or self._outstanding:
-            while self._todo:
-                self._visit(self._todo.pop())
-            if self._outstanding:
-                job, mtime_ns, future = self._results.get()
-                self._outstanding -= 1
-                self._listed(job, mtime_ns, future.result())
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _push_children(self, children: Dict[str, Optional[DirNode]], path: str,
-                       depth: int) -> None:
-        self._todo.extend(_Job(children, name, os.path.join(path, name), depth)
-                          for name in children)
-
-    def _visit(self, job: _Job) -> None:
-        """Stat one directory; list it (in the pool) or keep what is known of it."""
-        parent, name, path, depth = job
-        try:
-            st = self.s._stat(path, follow_symlinks=False)
-        except FileNotFoundError:
-            del parent[name]
-            return
-        except OSError as exc:
-            self.problems.append(describe(path, exc))
-            del parent[name]
-            return
-        self.stats.dirs_statted += 1
-        if not stat_mod.S_ISDIR(st.st_mode):  # replaced by a file or link since listed
-            del parent[name]
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in self.visited:
-            self.problems.append(describe(path, "directory already scanned (loop), skipped"))
-            del parent[name]
-            return
-        self.visited.add(key)
-        if depth > self.s.max_depth:
-            self.problems.append(describe(path, f"deeper than {self.s.max_depth} levels, "
-                                                "not scanned"))
-            parent[name] = DirNode(st.st_mtime_ns, Totals(), None)
-            return
-        node = parent[name]
-        if (node is None or node.mtime_ns != st.st_mtime_ns or not node.readable
-                or node.is_hot(self.now, self.s.hot_window)):
-            self._submit(job, st.st_mtime_ns, (node.children or {}) if node else {})
-        elif node.children:
-            self._push_children(node.children, path, depth + 1)
-
-    def _submit(self, job: _Job, mtime_ns: int, old_children: Dict[str, Optional[DirNode]]
-                ) -> None:
-        if self._pool is None and not self._threads_pay_off():
-            wall, cpu = time.perf_counter(), time.thread_time()
-            found = read_directory(self.s._listdir, job.path, old_children)
-            self._serial_wall += time.perf_counter() - wall
-            self._serial_cpu += time.thread_time() - cpu
-            self._listed(job, mtime_ns, found)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.s.threads, thread_name_prefix="frames-scan")
-        future = self._pool.submit(read_directory, self.s._listdir, job.path, old_children)
-        future.add_done_callback(lambda f: self._results.put((job, mtime_ns, f)))
-        self._outstanding += 1
-
-    def _threads_pay_off(self) -> bool:
-        """Threads overlap a thread's wait for the kernel with another's Python; on a warm
-        cache there is no wait to overlap and each ``fstatat`` hands the GIL over, which
-        costs more than it gains. So a scan lists in this thread until its listings have
-        spent ``IO_WAIT_SAMPLE`` seconds, and switches to the pool for good if they were
-        off-CPU (waiting on the disk or the network) more than ``IO_WAIT_SHARE`` of it."""
-        if self.s.threads == 0:
-            return False
-        if not self.s.adaptive:
-            return True
-        return (self._serial_wall >= IO_WAIT_SAMPLE
-                and self._serial_cpu < (1 - IO_WAIT_SHARE) * self._serial_wall)
-
-    def _listed(self, job: _Job, mtime_ns: int, found: Listing) -> None:
-        self.problems.extend(found.problems)
-        self.stats.files_statted += len(found.file_names)
-        if found.readable:
-            self.stats.dirs_listed += 1
-        own = Totals(len(found.file_names), self._count_movies(found.file_names), found.size,
-                     found.newest)
-        node = DirNode(mtime_ns, own, found.subdirs or None, readable=found.readable)
-        job.parent[job.name] = node
-        if found.subdirs:
-            self._push_children(found.subdirs, job.path, job.depth + 1)
-
-    def _count_movies(self, names: List[str]) -> int:
-        count = getattr(self.s.is_movie, "count", None)  # a MovieRule counts in one pass
-        if callable(count):
-            return int(count(names))
-        return sum(1 for name in names if self.s.is_movie(name))
-
-
-def _subtree_totals(node: DirNode) -> Totals:
-    files, movies, size, newest = node.own
-    if node.children:
-        for child in node.children.values():
-            if child is None:
-                continue
-            sub = _subtree_totals(child)
-            files += sub.files
-            movies += sub.movies
-            size += sub.size
-            if sub.newest > newest:
-                newest = sub.newest
-    return Totals(files, movies, size, newest)
-
-
-def _iter_nodes(children: Dict[str, Optional[DirNode]]) -> Iterator[DirNode]:
-    for node in children.values():
-        if node is not None:
-            yield node
-            if node.children:
-                yield from _iter_nodes(node.children)
+        return sum(1 for _ in iter_nodes(self._top))

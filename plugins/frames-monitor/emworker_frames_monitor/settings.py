@@ -53,6 +53,9 @@ class FramesOptions:
         "case as written)", convert=movie_suffixes)
     scan_threads: int = setting(3, "threads that list folders when listings wait on I/O "
                                    "(0: none)", minimum=0, maximum=64)
+    scan_processes: int = setting(2, "processes for the first full scan of a big tree (1: "
+                                     "the task's only; 2: one scan child too)",
+                                  minimum=1, maximum=2)
     usage_step: float = setting(USAGE_STEP, "fraction the disk usage must move by to count "
                                             "as a change", minimum=0, maximum=1)
 
@@ -66,6 +69,7 @@ class FramesSettings:
     hot_window: float
     movie_rule: MovieRule
     scan_threads: int
+    scan_processes: int
     usage_step: float      # fraction of the disk usage must move by to count as a change
     expect_mount: bool     # the root must be a mount point (else: "not mounted" error)
     #: A root from a task must stay inside one of these real paths (checked at setup and
@@ -90,7 +94,8 @@ def load_settings(args: Mapping[str, Any], config: Mapping[str, Any],
                           period=max(options.period, options.min_period),
                           heartbeat=options.heartbeat, hot_window=options.hot_window,
                           movie_rule=MovieRule(options.movie_suffixes),
-                          scan_threads=options.scan_threads, usage_step=options.usage_step,
+                          scan_threads=options.scan_threads,
+                          scan_processes=options.scan_processes, usage_step=options.usage_step,
                           expect_mount=options.expect_mount, confine_to=confine_to)
 
 

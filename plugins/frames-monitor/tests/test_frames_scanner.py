@@ -232,7 +232,8 @@ def test_directories_are_listed_on_several_threads_at_once(tmp_path: Path) -> No
         with list_directory(path) as items:
             yield items
 
-    parallel = TreeScanner(tmp_path, MovieRule(), threads=2, adaptive=False,
+    # processes=1: a first scan that may split lists its first levels in one thread.
+    parallel = TreeScanner(tmp_path, MovieRule(), threads=2, adaptive=False, processes=1,
                            listdir=together).scan()
     assert all(name.startswith("frames-scan") for name in threads)
     serial = TreeScanner(tmp_path, MovieRule(), threads=0).scan()
@@ -269,11 +270,13 @@ def test_threads_only_once_listings_wait_on_io(tmp_path: Path) -> None:
                 yield items
         return listdir
 
-    slow = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0.01)).scan()
+    slow = TreeScanner(tmp_path, MovieRule(), threads=2, processes=1,
+                       listdir=recording(0.01)).scan()
     assert names[:2] == ["MainThread"] * 2  # the root, then measured in the calling thread
     assert any(n.startswith("frames-scan") for n in names)
     names.clear()
     # On-CPU listings (a small warm tree): never worth the GIL hand-offs.
-    fast = TreeScanner(tmp_path, MovieRule(), threads=2, listdir=recording(0)).scan()
+    fast = TreeScanner(tmp_path, MovieRule(), threads=2, processes=1,
+                       listdir=recording(0)).scan()
     assert set(names) == {"MainThread"}
     assert slow.entries == fast.entries
