@@ -51,8 +51,9 @@ GROUP_BYTES = 512 << 20
 # bundle, not two per file; a thread wake-up costs more CPU than copying a small file.
 COPY_BUNDLE_FILES = 32
 COPY_BUNDLE_BYTES = 8 << 20
-# Bundles copied at once (a bundle is not a group: `batch` counts a group's files): more threads copying small files only hand the interpreter lock
-# to each other (their reads overlap anyway: each bundle starts all of its reads first).
+# Bundles copied at once (a bundle is not a group: `batch` counts a group's files): more
+# threads copying small files only hand the interpreter lock to each other (their reads
+# overlap anyway: each bundle starts all of its reads first).
 COPY_BUNDLES_AT_ONCE = 2
 
 
