@@ -69,8 +69,18 @@ pytest() { "$PY" -m pytest -q -p no:cacheprovider "$@"; }
 pip() {
     [ "$1" = install ] || { echo "pip $1: not run here" >&2; return 2; }
     shift
-    local args=()
-    for arg in "$@"; do [ "$arg" = -e ] || [ "$arg" = --upgrade ] || args+=("$arg"); done
+    local args=() arg dir copy
+    for arg in "$@"; do
+        case $arg in -e|--upgrade) continue ;; esac
+        dir=${arg%%\[*}
+        if [ -d "$dir" ]; then  # built from a copy: setuptools writes build/ beside its sources
+            copy=$(mktemp -d "$SITE.src-XXXX")
+            tar -C "$dir" --exclude=build --exclude='*.egg-info' --exclude='.venv*' \
+                --exclude=.test-run --exclude=__pycache__ -cf - . | tar -C "$copy" -xf -
+            arg=$copy${arg#"$dir"}
+        fi
+        args+=("$arg")
+    done
     "$PY" -m pip install --quiet --no-deps --no-build-isolation --no-index \
         --disable-pip-version-check --upgrade --target "$SITE" "${args[@]}"
 }

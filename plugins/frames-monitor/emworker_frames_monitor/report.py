@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any, Callable, Hashable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Hashable, List, Optional
 
-from .scanner import Entry
+if TYPE_CHECKING:  # the settings import this module; a listing must not load the scanner
+    from .scanner import Entry
 
 #: Disk usage moves whenever anything on that disk is written; a change smaller than
 #: this fraction of the disk is not a reason to send (it goes out with the next event).
