@@ -127,16 +127,18 @@ PLANS: dict[str, Plan] = {
     "plugins/frames-monitor/README.md:6e03501ec1": Shell(output=(
         "frames-monitor  emworker-frames-monitor  0.1.0  frames, frames-monitor  ok",)),
     "plugins/frames-monitor/README.md:e2e9088325": Sample(frames_event_keys),
-    "plugins/frames-monitor/README.md:a9570ae68a": NotRun(
+    "plugins/frames-monitor/README.md:850bfd3cb4": NotRun(
         "a benchmark of minutes that builds 200,000 files: run by hand (bench/)"),
-    "plugins/frames-monitor/README.md:2420f0f0d5": NotRun("a benchmark's output"),
-    "plugins/frames-monitor/README.md:a588a46036": NotRun("a benchmark's output"),
+    "plugins/frames-monitor/README.md:6dd12c0af9": NotRun("a benchmark's output"),
+    "plugins/frames-monitor/README.md:efbc5a4fad": NotRun("a benchmark's output"),
     "plugins/session-otf/README.md:ad1f1cf54f": Config(),
     "plugins/session-transfer/README.md:eb31b0ad39": Tasks(  # its first step: a scan
         movies=("/data/frames/S1/FoilHole_1_fractions.tiff",), events=False,
         config=("plugins/session-transfer/README.md", "[plugins.session-transfer]")),
     "plugins/session-transfer/README.md:df2da92369": Config(),
     "plugins/session-transfer/README.md:67ac78dd1d": Shell(setup="transfer"),
+    "plugins/session-transfer/README.md:c0ca8005fd": NotRun("a benchmark's output"),
+    "plugins/session-transfer/README.md:31a174ce4d": NotRun("a benchmark's output"),
 }
 
 

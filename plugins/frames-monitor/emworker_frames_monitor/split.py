@@ -5,7 +5,7 @@ The child is ``sys.executable -I -S -X utf8 -c BOOT``, not multiprocessing: ``sp
 re-import the worker's ``__main__`` (the whole host) in the child and ``forkserver`` keeps a
 server process alive between scans; this child imports only the stdlib and the modules it
 runs (found from this package's own files, so it runs the same code as the monitor), reads
-no ``PYTHON*`` variable, no site-packages, gets an empty environment and ``/`` as its
+no ``PYTHON*`` variable and no ``.pth`` file (``-S``), gets an empty environment and ``/`` as its
 working directory. It dies with the thread that started it (``PR_SET_PDEATHSIG``) and when
 its stdin closes. Its answer is one JSON line, data only, checked before any of it is used:
 if the child cannot start, dies, or answers anything else, :meth:`ChildScan.collect` says
@@ -31,7 +31,8 @@ from .walk import Job, ScanCancelled, WalkRules
 
 BOOT = ("import sys; sys.path[:0] = sys.argv[2:]; "
         "from emworker_frames_monitor.scan_child import main; sys.exit(main(sys.argv[1]))")
-#: Where the child imports from: this plugin's folder and the core's (no site-packages).
+#: Where the child imports from: the folders that hold this plugin's package and the core's
+#: (site-packages itself for an installed plugin; ``-S`` still skips its ``.pth`` files).
 IMPORT_DIRS = tuple(os.path.dirname(os.path.dirname(os.path.abspath(f)))
                     for f in (_package_init, emhub_worker_core.__file__))
 _STDERR_KEPT = 4000
