@@ -49,6 +49,10 @@ def encode_node(node: Optional[DirNode]) -> Any:
     return [node.mtime_ns, *node.own, node.readable, children]
 
 
+def _one_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
 def decode_node(data: Any) -> Optional[DirNode]:
     """The inverse of :func:`encode_node`; :class:`BadRecord` on anything else."""
     if data is None:
@@ -62,6 +66,9 @@ def decode_node(data: Any) -> Optional[DirNode]:
     if children is not None:
         if not isinstance(children, dict):
             raise BadRecord("bad subfolders in a directory record")
+        bad = [name for name in children if not _one_name(name)]
+        if bad:  # a rescan stats and lists these below their folder: one component each
+            raise BadRecord(f"not a folder name in a directory record: {bad[0][:80]!r}")
         children = {name: decode_node(child) for name, child in children.items()}
     return DirNode(mtime_ns, Totals(files, movies, size, float(newest)), children, readable)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import emworker_frames_monitor.scanner as scanner_module
 import pytest
-from emworker_frames_monitor.nodes import encode_node
+from emworker_frames_monitor.nodes import BadRecord, decode_node, encode_node
 from emworker_frames_monitor.scanner import ScanCancelled, TreeScanner
 from emworker_frames_monitor.split import ChildScan
 
@@ -114,6 +114,14 @@ GARBAGE = {
                                  '"stats": [0, 0, 0], "visited": []}\'',
     "exit code 3": "echo 'Traceback: boom' >&2; exit 3",
 }
+
+
+def test_a_record_naming_anything_but_one_folder_is_refused() -> None:
+    leaf = [1, 0, 0, 0, 0.0, True, None]
+    assert decode_node([1, 0, 0, 0, 0.0, True, {"GridSquare_1": leaf, "\udcff": None}])
+    for name in ("..", ".", "", "a/b", "/etc", "x\0y"):
+        with pytest.raises(BadRecord, match="not a folder name"):
+            decode_node([1, 0, 0, 0, 0.0, True, {"ok": leaf, name: leaf}])
 
 
 @pytest.mark.parametrize("case", [*GARBAGE, "no such interpreter"])
