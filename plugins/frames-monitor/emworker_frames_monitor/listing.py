@@ -8,6 +8,7 @@ cold cache or a network share) another runs its Python.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat as stat_mod
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple
@@ -21,16 +22,49 @@ _REGULAR_FILE = stat_mod.S_IFREG
 _DIR_FLAGS = DIR_FLAGS
 
 
+#: Where the kernel names what a descriptor is open on (absent: not Linux, no /proc).
+_FD_NAMES = "/proc/self/fd"
+_CHECK_WHERE = os.path.isdir(_FD_NAMES)
+
+
 @contextlib.contextmanager
 def list_directory(path: str) -> Iterator[Iterable[os.DirEntry[str]]]:
     """``os.scandir`` on an open directory descriptor: each entry's ``stat()`` is then an
-    ``fstatat`` relative to it, which spares the kernel a walk down the whole path."""
+    ``fstatat`` relative to it, which spares the kernel a walk down the whole path.
+    ``path`` must hold no link (scans start from the root's real path): see
+    :func:`_opened_at`."""
     fd = os.open(path, _DIR_FLAGS)
     try:
+        if _CHECK_WHERE:
+            _opened_at(fd, path)
         with os.scandir(fd) as listing:
             yield listing
     finally:
         os.close(fd)
+
+
+def real_root(root: str) -> str:
+    """``root`` as the kernel names it: links *above* the root (the admin's) resolved; the
+    root itself must not be one (opened with ``O_NOFOLLOW``, as every folder below)."""
+    if not _CHECK_WHERE:
+        return root
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        return os.readlink(f"{_FD_NAMES}/{fd}")
+    finally:
+        os.close(fd)
+
+
+def _opened_at(fd: int, path: str) -> None:
+    """``O_NOFOLLOW`` guards only the last name of ``path``: the share can swap a folder
+    above it for a link between its listing and this open, and the walk would go on
+    below the link's target. What the kernel says ``fd`` is open on must be ``path``."""
+    where = os.readlink(f"{_FD_NAMES}/{fd}")
+    if where == path:
+        return
+    if where.endswith(" (deleted)"):
+        raise FileNotFoundError(errno.ENOENT, "removed while being listed", path)
+    raise OSError(errno.ELOOP, "a folder above it became a link during the scan; not listed")
 
 
 class Listing(NamedTuple):

@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from .listing import ListFn, describe, list_directory
+from .listing import ListFn, describe, list_directory, real_root
 from .nodes import DirNode, Totals, iter_nodes, subtree_totals
 from .split import ChildFailed, ChildScan, can_split, graft
 from .walk import Job, ScanCancelled, StatFn, Walk, WalkRules
@@ -142,10 +142,11 @@ class TreeScanner:
             root_stat = self._stat(self.root)
             if not stat_mod.S_ISDIR(root_stat.st_mode):
                 raise RootUnavailable(f"frames root {self.root} is not a directory")
+            root = real_root(self.root)  # the walk's paths then hold no link (listing.py)
             walk.visited.add((root_stat.st_dev, root_stat.st_ino))
-            with self._listdir(self.root) as listing:
+            with self._listdir(root) as listing:
                 # Entries are used while the listing is open: their stat() needs its fd.
-                loose, top = self._scan_top(walk, listing)
+                loose, top = self._scan_top(walk, listing, root)
         except RootUnavailable:
             raise
         except OSError as exc:
@@ -155,10 +156,10 @@ class TreeScanner:
         first = not any(node is not None for node in top.values())
         try:
             if split and first and self.processes > 1 and can_split(walk.rules):
-                if not self._split_walk(walk, top, result):
+                if not self._split_walk(walk, top, result, root):
                     return self.scan(split=False)  # both saw one folder: see _split_walk
             else:
-                walk.push_children(top, self.root, 1)
+                walk.push_children(top, root, 1)
                 walk.run(())
         finally:
             walk.close()
@@ -176,19 +177,19 @@ class TreeScanner:
         return result
 
     def _split_walk(self, walk: Walk, top: Dict[str, Optional[DirNode]],
-                    result: ScanResult) -> bool:
+                    result: ScanResult, root: str) -> bool:
         """Deal the first levels' folders out between this process and a scan child, walk
         ours, graft the child's records. False if a folder was entered by both (a bind
         mount seen twice): the scan is then made again in one process, which skips the
         second sighting as it always does."""
-        jobs = walk.expand([Job(top, name, os.path.join(self.root, name), 1) for name in top],
+        jobs = walk.expand([Job(top, name, os.path.join(root, name), 1) for name in top],
                            SPLIT_PIECES, SPLIT_LOOKS)
         if len(jobs) < max(self.split_at, 2):
             walk.run(jobs)
             return True
         ours, theirs = jobs[1::2], jobs[0::2]  # the child gets the first: it starts late
         try:
-            child: Optional[ChildScan] = ChildScan(self.root, theirs, walk.visited,
+            child: Optional[ChildScan] = ChildScan(root, theirs, walk.visited,
                                                    walk.rules, walk.now, self.python)
         except (OSError, ValueError) as exc:  # no child: all of it here
             child, result.child_problem = None, f"scan child not started: {exc}"
@@ -219,7 +220,7 @@ class TreeScanner:
         result.processes = 2
         return True
 
-    def _scan_top(self, walk: Walk, listing: Iterable[Any]
+    def _scan_top(self, walk: Walk, listing: Iterable[Any], root: str
                   ) -> Tuple[List[Entry], Dict[str, Optional[DirNode]]]:
         # The root is listed every time: it is small, and its loose files are reported one
         # by one (the only files whose names are kept, and only for this scan).
@@ -237,7 +238,7 @@ class TreeScanner:
             except FileNotFoundError:
                 continue  # vanished between listing and stat
             except OSError as exc:
-                walk.problems.append(describe(os.path.join(self.root, name), exc))
+                walk.problems.append(describe(os.path.join(root, name), exc))
         return loose, top
 
     def node_count(self) -> int:

@@ -165,6 +165,41 @@ def test_folder_swapped_for_a_link_between_stat_and_listing_is_not_listed(
     assert any(str(data) in p for p in result.problems), result.problems
 
 
+def test_folder_above_one_swapped_for_a_link_before_its_listing_is_not_followed(
+        tmp_path: Path) -> None:
+    # O_NOFOLLOW guards only the last name: GridSquare_1 becomes a link after its Data
+    # folder was found, and the open of .../GridSquare_1/Data would list the target's Data
+    share = tmp_path / "share"
+    data = epu_session(share)
+    outside = tmp_path / "outside" / "GridSquare_9"
+    for i in range(4):
+        make(outside / "Data" / f"FoilHole_9{i}_Data_1_2_20240301_102000_fractions.tiff", 10)
+
+    def stat_then_swap(path: Any, **kwargs: Any) -> os.stat_result:
+        st = os.stat(path, **kwargs)
+        if str(path) == str(data):
+            data.parent.rename(tmp_path / "moved-away")
+            data.parent.symlink_to(outside)
+        return st
+
+    result = TreeScanner(share, MovieRule(), threads=0, stat=stat_then_swap).scan()
+    s1 = {e.name: e for e in result.entries}["S00301_grid1"]
+    assert s1.movies == 0, "the files below the link were counted"
+    assert [p for p in result.problems if str(data) in p and "became a link" in p], \
+        result.problems
+
+
+def test_a_root_below_a_link_is_scanned_and_its_own_link_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    epu_session(real / "frames")
+    (tmp_path / "mnt").symlink_to(real)  # a link above the root: the admin's mount point
+    scanner = TreeScanner(tmp_path / "mnt" / "frames", MovieRule(), threads=0)
+    assert {e.name: e.movies for e in scanner.scan().entries} == {"S00301_grid1": 3}
+    (tmp_path / "frames-link").symlink_to(real / "frames")
+    with pytest.raises(RootUnavailable, match="cannot be listed"):
+        TreeScanner(tmp_path / "frames-link", MovieRule()).scan()
+
+
 def test_unreadable_folder_is_reported_and_the_rest_scanned(tmp_path: Path) -> None:
     # Tests run as root, for whom chmod 000 blocks nothing: inject the EACCES instead.
     data = epu_session(tmp_path)
