@@ -50,16 +50,20 @@ def real_root(root: str) -> str:
         return root
     fd = os.open(root, _DIR_FLAGS)
     try:
-        return os.readlink(f"{_FD_NAMES}/{fd}")
+        return _kernel_name(fd)
     finally:
         os.close(fd)
+
+
+def _kernel_name(fd: int) -> str:
+    return os.readlink(f"{_FD_NAMES}/{fd}")
 
 
 def _opened_at(fd: int, path: str) -> None:
     """``O_NOFOLLOW`` guards only the last name of ``path``: the share can swap a folder
     above it for a link between its listing and this open, and the walk would go on
     below the link's target. What the kernel says ``fd`` is open on must be ``path``."""
-    where = os.readlink(f"{_FD_NAMES}/{fd}")
+    where = _kernel_name(fd)
     if where == path:
         return
     if where.endswith(" (deleted)"):

@@ -50,6 +50,8 @@ def encode_node(node: Optional[DirNode]) -> Any:
 
 
 def _one_name(name: str) -> bool:
+    # not guard.safe_name: the share's folders may be hidden or hold control characters,
+    # and they are scanned all the same; only a name that is not one component is refused
     return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
 
 
